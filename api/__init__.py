@@ -1,0 +1,1 @@
+"""The faces of OneMap: the FastAPI app and the ``onemap`` command line."""

@@ -1,0 +1,166 @@
+"""The ``onemap`` command line (typer).
+
+Bad input exits with code 2 and one line on stderr naming the field and the
+reason; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="OneMap: one map for work-safety and emergency-management regulators.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database: local PostGIS cluster and migrations.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data (Zhejiang, synthetic registry).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+
+try:  # the plume command group lives in its own module
+    from api.plume_cli import plume_app
+except ImportError:  # pragma: no cover - while plume is being built
+    plume_app = None
+if plume_app is not None:
+    app.add_typer(plume_app, name="plume", help="Chemical release scenarios (Gaussian plume/puff).")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings():
+    from geo.settings import get_settings
+
+    return get_settings()
+
+
+def _ensure_database():
+    """Start the local cluster when it is the one in use; return the settings."""
+    from geo.errors import ClusterError
+    from geo.pgcluster import LocalCluster
+
+    settings = _settings()
+    if settings.uses_local_cluster:
+        try:
+            LocalCluster(settings).up()
+        except ClusterError as exc:
+            raise _fail(str(exc), 1) from None
+    return settings
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Initialise and start the local PostgreSQL + PostGIS on 127.0.0.1 (idempotent)."""
+    settings = _settings()
+    if not settings.uses_local_cluster:
+        typer.echo("DATABASE_URL is set: using that PostGIS, no local cluster started.")
+        return
+    _ensure_database()
+    typer.echo(f"PostGIS running on 127.0.0.1:{settings.pg_port} (data: {settings.state_path / 'pg'})")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the local cluster."""
+    from geo.pgcluster import LocalCluster
+
+    settings = _settings()
+    if not settings.uses_local_cluster:
+        typer.echo("DATABASE_URL is set: no local cluster to stop.")
+        return
+    stopped = LocalCluster(settings).down()
+    typer.echo("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the database in use is reachable (exit 1 when not)."""
+    from geo.pgcluster import LocalCluster
+
+    settings = _settings()
+    if settings.uses_local_cluster:
+        state = LocalCluster(settings).status()
+        typer.echo(f"local cluster: {state} (127.0.0.1:{settings.pg_port})")
+        if state != "running":
+            raise typer.Exit(1)
+    else:
+        from sqlalchemy import text
+
+        from geo.db import make_engine, owner_url
+
+        engine = make_engine(owner_url(settings))
+        try:
+            with engine.connect() as conn:
+                version = conn.execute(text("SELECT postgis_full_version()")).scalar()
+            typer.echo(f"external database reachable: {version.split(' ')[0:2]}")
+        except Exception as exc:
+            raise _fail(f"database: not reachable ({exc.__class__.__name__})", 1) from None
+        finally:
+            engine.dispose()
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL of the database in use (owner role), nothing else."""
+    from geo.db import owner_url
+
+    typer.echo(owner_url(_settings()).render_as_string(hide_password=False))
+
+
+@db_app.command("migrate")
+def db_migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
+    """Apply the Alembic migrations (as the owner role)."""
+    from geo.db import owner_url
+    from geo.migrate import upgrade
+
+    settings = _ensure_database()
+    upgrade(owner_url(settings), revision=revision, app_role=settings.app_role)
+    typer.echo(f"database at revision {revision}")
+
+
+@demo_app.command("load")
+def demo_load(
+    enterprises: Annotated[int, typer.Option(min=0, max=500_000, help="number of enterprises")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 20261123,
+) -> None:
+    """Load Zhejiang regions and a synthetic registry (replaces earlier synthetic data)."""
+    from data.demo import DemoRefused, load_demo
+    from geo.db import make_engine, owner_url
+    from geo.migrate import upgrade
+
+    settings = _ensure_database()
+    url = owner_url(settings)
+    upgrade(url, app_role=settings.app_role)
+    engine = make_engine(url)
+    try:
+        summary = load_demo(engine, n_enterprises=enterprises, seed=seed, progress=True)
+    except DemoRefused as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    typer.echo(summary.as_text())
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Run the HTTP API (and, later, the web map)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _ensure_database()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

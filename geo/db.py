@@ -1,0 +1,79 @@
+"""Database URLs, engines and sessions.
+
+Three connections, three roles:
+
+* :func:`owner_url` — migrations and bulk loads (the owner role);
+* :func:`app_url` — requests (the app role: owns nothing, no BYPASSRLS);
+* :func:`admin_url` — creating databases and extensions (local superuser, or
+  ``DATABASE_URL`` itself when OneMap is pointed at an existing PostGIS).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.pgcluster import SUPERUSER, LocalCluster
+from geo.settings import Settings
+
+__all__ = ["owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database"]
+
+_DRIVER = "postgresql+psycopg"
+
+
+def _local(settings: Settings, user: str, password: str, database: str) -> URL:
+    return URL.create(
+        _DRIVER, username=user, password=password, host="127.0.0.1",
+        port=settings.pg_port, database=database,
+    )
+
+
+def _normalise(url: str | URL) -> URL:
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        u = u.set(drivername=_DRIVER)
+    return u
+
+
+def owner_url(settings: Settings) -> URL:
+    """URL of the owner role (``DATABASE_URL`` when set, else the local cluster)."""
+    if settings.database_url:
+        return _normalise(settings.database_url)
+    creds = LocalCluster(settings).credentials()
+    return _local(settings, settings.owner_role, creds.owner, settings.db_name)
+
+
+def app_url(settings: Settings) -> URL:
+    """URL of the app role."""
+    if settings.app_database_url:
+        return _normalise(settings.app_database_url)
+    if settings.database_url:
+        base = _normalise(settings.database_url)
+        return base.set(username=settings.app_role, password=settings.app_password)
+    creds = LocalCluster(settings).credentials()
+    return _local(settings, settings.app_role, creds.app, settings.db_name)
+
+
+def admin_url(settings: Settings, database: str = "postgres") -> URL:
+    """URL allowed to create databases (and, locally, extensions and roles)."""
+    if settings.database_url:
+        return _normalise(settings.database_url).set(database=database)
+    creds = LocalCluster(settings).credentials()
+    return _local(settings, SUPERUSER, creds.superuser, database)
+
+
+def with_database(url: URL, database: str) -> URL:
+    """The same URL pointing at another database."""
+    return url.set(database=database)
+
+
+def make_engine(url: URL | str, **kwargs) -> Engine:
+    """An engine with ``pool_pre_ping`` (survives a database restart)."""
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    return create_engine(url, **kwargs)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that never commit on their own (the caller owns the transaction)."""
+    return sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the OneMap schema (run with ``onemap db migrate``)."""

@@ -1,0 +1,100 @@
+"""Controlled vocabularies of the schema, with Chinese and English labels.
+
+The database enforces the same lists with CHECK constraints (written into the
+migrations, which are frozen); ``tests/test_schema.py`` checks they agree.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "REGION_LEVELS", "RISK_COLOURS", "INDUSTRIES", "SCALES", "ENTERPRISE_STATUSES",
+    "DATA_SOURCES", "HAZARD_UNIT_KINDS", "DANGER_LEVELS", "DANGER_STATUSES",
+    "DANGER_CATEGORIES", "TARGET_KINDS", "TARGET_CATEGORIES", "TEAM_KINDS",
+    "DEPOT_LEVELS", "SENSOR_KINDS", "USER_ROLES",
+]
+
+REGION_LEVELS = {"province": ("省", "province"), "city": ("市", "city"), "county": ("区县", "county")}
+
+RISK_COLOURS = {
+    "red": ("红色（重大风险）", "red (major)"),
+    "orange": ("橙色（较大风险）", "orange (considerable)"),
+    "yellow": ("黄色（一般风险）", "yellow (moderate)"),
+    "blue": ("蓝色（低风险）", "blue (low)"),
+}
+
+INDUSTRIES = {
+    "hazchem_production": ("危险化学品生产", "hazardous chemicals production"),
+    "hazchem_storage": ("危险化学品储存", "hazardous chemicals storage"),
+    "hazchem_trading": ("危险化学品经营", "hazardous chemicals trading"),
+    "hazchem_use": ("危险化学品使用", "hazardous chemicals use"),
+    "pharmaceutical": ("医药化工", "pharmaceutical chemicals"),
+    "metallurgy": ("冶金", "metallurgy"),
+    "fireworks": ("烟花爆竹", "fireworks"),
+    "non_coal_mining": ("非煤矿山", "non-coal mining"),
+    "gas": ("燃气", "gas supply"),
+    "industry_trade": ("工贸", "industry and trade"),
+}
+
+SCALES = {"large": ("大型", "large"), "medium": ("中型", "medium"), "small": ("小型", "small"),
+          "micro": ("微型", "micro")}
+
+ENTERPRISE_STATUSES = {"active": ("在营", "active"), "suspended": ("停产", "suspended"),
+                       "deregistered": ("注销", "deregistered")}
+
+DATA_SOURCES = {"registry": ("登记", "registry"), "import": ("导入", "import"),
+                "synthetic": ("合成演示数据", "synthetic demo data")}
+
+HAZARD_UNIT_KINDS = {"production": ("生产单元", "production unit"), "storage": ("储存单元", "storage unit")}
+
+DANGER_LEVELS = {"general": ("一般隐患", "general"), "major": ("重大隐患", "major")}
+
+DANGER_STATUSES = {
+    "reported": ("已上报", "reported"), "accepted": ("已确认", "accepted"),
+    "rectifying": ("整改中", "rectifying"), "submitted": ("已提交整改", "submitted"),
+    "verified": ("已验收", "verified"), "closed": ("已销号", "closed"),
+}
+
+DANGER_CATEGORIES = {
+    "equipment": ("设备设施", "equipment"), "process": ("工艺", "process"),
+    "management": ("安全管理", "management"), "electrical": ("电气", "electrical"),
+    "fire": ("消防", "fire protection"), "storage": ("储存", "storage"),
+    "personnel": ("人员", "personnel"), "other": ("其他", "other"),
+}
+
+TARGET_KINDS = {
+    "school": ("学校", "school"), "kindergarten": ("幼儿园", "kindergarten"),
+    "hospital": ("医院", "hospital"), "nursing_home": ("养老院", "nursing home"),
+    "residential": ("居住区", "residential area"), "office": ("办公场所", "offices"),
+    "market": ("商场市场", "market"), "stadium": ("体育场馆", "stadium"),
+    "transport_hub": ("交通枢纽", "transport hub"), "hotel": ("宾馆", "hotel"),
+    "cultural_relic": ("文物保护单位", "cultural relic"), "military": ("军事禁区", "military zone"),
+    "prison": ("监所", "prison"), "other": ("其他", "other"),
+}
+
+#: Protection-target classes of GB 36894-2018 (see shared reference gb36894_2018.md).
+TARGET_CATEGORIES = {
+    "high_sensitivity": ("高敏感防护目标", "highly sensitive"),
+    "important": ("重要防护目标", "important"),
+    "general_1": ("一般防护目标（一类）", "general, class 1"),
+    "general_2": ("一般防护目标（二类）", "general, class 2"),
+    "general_3": ("一般防护目标（三类）", "general, class 3"),
+}
+
+TEAM_KINDS = {
+    "fire": ("消防救援", "fire and rescue"), "hazmat": ("危化品救援", "hazmat"),
+    "medical": ("医疗救护", "medical"), "mine_rescue": ("矿山救护", "mine rescue"),
+    "enterprise": ("企业专职队", "enterprise team"), "other": ("其他", "other"),
+}
+
+DEPOT_LEVELS = {"province": ("省级", "province"), "city": ("市级", "city"),
+                "county": ("县级", "county"), "enterprise": ("企业", "enterprise")}
+
+SENSOR_KINDS = {
+    "tank_level": ("液位", "tank level"), "temperature": ("温度", "temperature"),
+    "pressure": ("压力", "pressure"), "combustible_gas": ("可燃气体", "combustible gas"),
+    "toxic_gas": ("有毒气体", "toxic gas"),
+}
+
+USER_ROLES = {"admin": ("管理员", "administrator"), "regulator": ("监管人员", "regulator"),
+              "inspector": ("检查员", "inspector"), "enterprise": ("企业用户", "enterprise"),
+              "viewer": ("只读", "viewer")}
