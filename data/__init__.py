@@ -1,0 +1,1 @@
+"""Demo data builders and the small reference tables OneMap ships."""

@@ -1,0 +1,95 @@
+"""``onemap demo load``: Zhejiang regions plus the synthetic registry, in one transaction.
+
+Reloading replaces earlier synthetic rows (``TRUNCATE``, run as the owner
+role: the only path that removes rows, and only when every row in the registry
+tables is synthetic). A registry holding real data is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine, text
+
+from data.synthetic import build_registry, county_populations
+from geo.bulk import copy_rows, reset_sequence
+from geo.regions import ZHEJIANG, read_province, store_regions
+
+__all__ = ["load_demo", "DemoSummary", "DemoRefused", "LOAD_ORDER"]
+
+LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
+              "protection_targets", "rescue_teams", "supply_depots", "depot_stock", "sensors", "users"]
+_SOURCE_TABLES = ["enterprises", "hazard_units", "hidden_dangers", "protection_targets",
+                  "rescue_teams", "supply_depots", "sensors"]
+
+
+class DemoRefused(RuntimeError):
+    """The database holds non-synthetic rows that a demo load would remove."""
+
+
+@dataclass
+class DemoSummary:
+    """What was loaded and how long it took."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_text(self) -> str:
+        lines = ["Loaded Zhejiang demo (synthetic registry — 合成演示数据):"]
+        lines += [f"  {k:<22} {v:>8,}" for k, v in self.counts.items()]
+        lines.append(f"  total {self.seconds.get('total', 0):.1f} s")
+        return "\n".join(lines)
+
+
+def _refuse_if_real(conn) -> None:
+    for table in _SOURCE_TABLES:
+        real = conn.execute(text(f"SELECT count(*) FROM {table} WHERE data_source <> 'synthetic'")).scalar()
+        if real:
+            raise DemoRefused(f"{table}: holds {real} non-synthetic rows; a demo load would remove them")
+    other_users = conn.execute(text("SELECT count(*) FROM users WHERE username NOT LIKE 'demo.%'")).scalar()
+    if other_users:
+        raise DemoRefused(f"users: holds {other_users} non-demo users; a demo load would remove them")
+
+
+def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 20261123,
+              today: date | None = None, progress: bool = False) -> DemoSummary:
+    """Load regions and the synthetic registry (the caller has migrated the database)."""
+    summary = DemoSummary()
+    t0 = time.perf_counter()
+    regions = read_province(ZHEJIANG)
+    counties = [r for r in regions if r.level == "county"]
+    county_pop = county_populations(counties)
+    registry = build_registry(regions, n_enterprises=n_enterprises, seed=seed, today=today)
+    summary.seconds["build"] = time.perf_counter() - t0
+    pop_note = "rough: city census 2020 total split by weighted area (synthetic demo)"
+    population = {ad: (p, pop_note) for ad, p in county_pop.items()}
+    from data.zhejiang import CITY_POPULATION_2020, PROVINCE_POPULATION_2020
+
+    census = "7th national census 2020 (浙江省第七次人口普查主要数据公报)"
+    population.update({ad: (p, census) for ad, p in CITY_POPULATION_2020.items()})
+    population[ZHEJIANG] = (PROVINCE_POPULATION_2020, census)
+
+    columns = [TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, disable=not progress, transient=False) as bar, engine.begin() as conn:
+        _refuse_if_real(conn)
+        task = bar.add_task("regions", total=len(regions))
+        store_regions(conn, regions, population)
+        bar.update(task, completed=len(regions))
+        summary.counts["regions"] = len(regions)
+        conn.execute(text("TRUNCATE " + ", ".join(reversed(LOAD_ORDER)) + " RESTART IDENTITY"))
+        raw = conn.connection.driver_connection
+        for table in LOAD_ORDER:
+            cols, rows = registry.tables[table]
+            task = bar.add_task(table, total=len(rows))
+            t = time.perf_counter()
+            copy_rows(raw, table, cols, rows, on_rows=lambda n, task=task: bar.advance(task, n))
+            reset_sequence(raw, table)
+            summary.counts[table] = len(rows)
+            summary.seconds[table] = time.perf_counter() - t
+        for table in ["regions", *LOAD_ORDER]:
+            conn.execute(text(f"ANALYZE {table}"))
+    summary.seconds["total"] = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,190 @@
+"""ORM tables (SQLAlchemy 2 + GeoAlchemy2), mirroring the Alembic migrations.
+
+The migrations are the source of truth for the schema (constraints, triggers,
+grants); these classes are how code reads and writes it.
+``tests/test_schema.py`` checks that both agree column by column.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import ARRAY, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Integer, SmallInteger, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base", "Region", "RegionPart", "Enterprise", "HazardUnit", "InventoryRow", "HiddenDanger",
+    "ProtectionTarget", "RescueTeam", "SupplyDepot", "DepotStock", "Sensor", "User", "PLACED_MODELS",
+]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all OneMap tables."""
+
+
+def _point() -> Mapped:
+    return mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+
+
+class _Stamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class _Placed(_Stamped):
+    """Rows with a place: ``adcode`` is set by the database from ``geom``."""
+
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"), nullable=False)
+    data_source: Mapped[str] = mapped_column(Text, server_default="registry")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Region(_Stamped, Base):
+    __tablename__ = "regions"
+    adcode: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    parent_adcode: Mapped[str | None] = mapped_column(Text, ForeignKey("regions.adcode"))
+    population: Mapped[int | None] = mapped_column(BigInteger)
+    population_note: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
+
+
+class RegionPart(Base):
+    __tablename__ = "region_parts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False)
+
+
+class Enterprise(_Placed, Base):
+    __tablename__ = "enterprises"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uscc: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    industry: Mapped[str] = mapped_column(Text)
+    scale: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    risk_colour: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    geom = _point()
+
+
+class HazardUnit(_Placed, Base):
+    __tablename__ = "hazard_units"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    s: Mapped[float | None] = mapped_column(Float)
+    r: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
+    is_major: Mapped[bool | None] = mapped_column(Boolean)
+    exposed_people_500m: Mapped[int | None] = mapped_column(Integer)
+    assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    geom = _point()
+
+
+class InventoryRow(_Stamped, Base):
+    __tablename__ = "hazard_unit_inventory"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_unit_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("hazard_units.id"))
+    chemical: Mapped[str] = mapped_column(Text)
+    cas: Mapped[str | None] = mapped_column(Text)
+    max_quantity_t: Mapped[float] = mapped_column(Float)
+
+
+class HiddenDanger(_Placed, Base):
+    __tablename__ = "hidden_dangers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    hazard_unit_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hazard_units.id"))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="reported")
+    found_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    supervising_level: Mapped[str | None] = mapped_column(Text)
+    geom = _point()
+
+
+class ProtectionTarget(_Placed, Base):
+    __tablename__ = "protection_targets"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    population: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    geom = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False)
+
+
+class RescueTeam(_Placed, Base):
+    __tablename__ = "rescue_teams"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    headcount: Mapped[int] = mapped_column(Integer)
+    capabilities: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    phone: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    geom = _point()
+
+
+class SupplyDepot(_Placed, Base):
+    __tablename__ = "supply_depots"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    geom = _point()
+
+
+class DepotStock(_Stamped, Base):
+    __tablename__ = "depot_stock"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    depot_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("supply_depots.id"))
+    item: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[float] = mapped_column(Float)
+
+
+class Sensor(_Placed, Base):
+    __tablename__ = "sensors"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    hazard_unit_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hazard_units.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text)
+    chemical: Mapped[str | None] = mapped_column(Text)
+    threshold_low: Mapped[float | None] = mapped_column(Float)
+    threshold_high: Mapped[float | None] = mapped_column(Float)
+    threshold_high_high: Mapped[float | None] = mapped_column(Float)
+    deadband: Mapped[float] = mapped_column(Float, server_default="0")
+    min_duration_s: Mapped[int] = mapped_column(Integer, server_default="0")
+    interval_s: Mapped[int] = mapped_column(Integer, server_default="60")
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    geom = _point()
+
+
+class User(_Stamped, Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    jurisdiction: Mapped[str] = mapped_column(Text)
+    enterprise_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+PLACED_MODELS = (Enterprise, HazardUnit, HiddenDanger, ProtectionTarget, RescueTeam, SupplyDepot, Sensor)
