@@ -125,9 +125,11 @@ def db_migrate(revision: Annotated[str, typer.Option(help="target revision")] = 
 def demo_load(
     enterprises: Annotated[int, typer.Option(min=0, max=500_000, help="number of enterprises")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 20261123,
+    keep_existing: Annotated[bool, typer.Option(
+        help="do nothing when a synthetic registry of this size is already loaded")] = False,
 ) -> None:
     """Load Zhejiang regions and a synthetic registry (replaces earlier synthetic data)."""
-    from data.demo import DemoRefused, load_demo
+    from data.demo import DemoRefused, demo_present, load_demo
     from geo.db import make_engine, owner_url
     from geo.migrate import upgrade
 
@@ -136,6 +138,9 @@ def demo_load(
     upgrade(url, app_role=settings.app_role)
     engine = make_engine(url)
     try:
+        if keep_existing and demo_present(engine, n_enterprises=enterprises):
+            typer.echo(f"demo already loaded ({enterprises:,} synthetic enterprises): kept")
+            return
         summary = load_demo(engine, n_enterprises=enterprises, seed=seed, progress=True)
     except DemoRefused as exc:
         raise _fail(str(exc)) from None

@@ -18,7 +18,7 @@ from data.synthetic import build_registry, county_populations
 from geo.bulk import copy_rows, reset_sequence
 from geo.regions import ZHEJIANG, read_province, store_regions
 
-__all__ = ["load_demo", "DemoSummary", "DemoRefused", "LOAD_ORDER"]
+__all__ = ["load_demo", "demo_present", "DemoSummary", "DemoRefused", "LOAD_ORDER"]
 
 LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
               "protection_targets", "rescue_teams", "supply_depots", "depot_stock", "sensors", "users"]
@@ -52,6 +52,15 @@ def _refuse_if_real(conn) -> None:
     other_users = conn.execute(text("SELECT count(*) FROM users WHERE username NOT LIKE 'demo.%'")).scalar()
     if other_users:
         raise DemoRefused(f"users: holds {other_users} non-demo users; a demo load would remove them")
+
+
+def demo_present(engine: Engine, *, n_enterprises: int) -> bool:
+    """True when the regions and a synthetic registry of ``n_enterprises`` are loaded."""
+    with engine.connect() as conn:
+        regions = conn.execute(text("SELECT count(*) FROM regions")).scalar()
+        synthetic = conn.execute(text("SELECT count(*) FROM enterprises WHERE data_source = 'synthetic'")).scalar()
+        total = conn.execute(text("SELECT count(*) FROM enterprises")).scalar()
+    return regions == 102 and synthetic == total == n_enterprises
 
 
 def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 20261123,

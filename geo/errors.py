@@ -14,6 +14,7 @@ __all__ = [
     "UnknownCRS",
     "InvalidUSCC",
     "DatabaseUnavailable",
+    "NotFound",
     "ClusterError",
 ]
 
@@ -53,6 +54,10 @@ class UnknownCRS(InvalidInput):
 
 class InvalidUSCC(InvalidInput):
     """A unified social credit code (统一社会信用代码) that fails GB 32100-2015."""
+
+
+class NotFound(GeoError, LookupError):
+    """No such row (or not one the caller may see)."""
 
 
 class DatabaseUnavailable(GeoError, ConnectionError):

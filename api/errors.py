@@ -1,0 +1,34 @@
+"""One map from domain exceptions to HTTP status codes (JSON bodies, never a 500 for input)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from geo.errors import DatabaseUnavailable, InvalidInput, NotFound
+
+__all__ = ["install_error_handlers"]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(DatabaseUnavailable)
+    @app.exception_handler(OperationalError)
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": "database unavailable"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if getattr(exc, "connection_invalidated", False):
+            return JSONResponse(status_code=503, content={"detail": "database unavailable"})
+        return JSONResponse(status_code=409, content={"detail": "the request conflicts with stored data"})

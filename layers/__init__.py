@@ -1,0 +1,1 @@
+"""Map services over the spatial core: queries, statistics, grading, risk surface, tiles."""

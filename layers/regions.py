@@ -1,0 +1,75 @@
+"""Administrative regions: the tree and per-region figures.
+
+Keyword-only service functions; the caller owns the session and transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from geo.errors import InvalidInput, NotFound
+from geo.models import Enterprise, Region
+from geo.vocab import REGION_LEVELS
+
+__all__ = ["list_regions", "get_region"]
+
+_FIELDS = (Region.adcode, Region.name, Region.level, Region.parent_adcode, Region.population,
+           Region.population_note)
+
+
+def _check_adcode(value: str, field: str) -> str:
+    if not (value.isdigit() and len(value) == 6):
+        raise InvalidInput(field, f"must be a 6-digit administrative code, got {value!r}")
+    return value
+
+
+def list_regions(session: Session, *, level: str | None = None, parent: str | None = None,
+                 with_geometry: bool = False, simplify_deg: float = 0.001) -> list[dict[str, Any]]:
+    """Regions, optionally of one level or under one parent, ordered by adcode.
+
+    ``with_geometry`` adds a GeoJSON geometry simplified by ``simplify_deg``
+    (topology-preserving), enough for a map of the province.
+    """
+    if level is not None and level not in REGION_LEVELS:
+        raise InvalidInput("level", f"unknown level {level!r}; allowed: {', '.join(REGION_LEVELS)}")
+    cols = list(_FIELDS) + [func.ST_AsGeoJSON(func.ST_Envelope(Region.geom)).label("bbox")]
+    if with_geometry:
+        cols.append(func.ST_AsGeoJSON(func.ST_Multi(func.ST_SimplifyPreserveTopology(Region.geom, simplify_deg)), 6)
+                    .label("geometry"))
+    stmt = select(*cols).order_by(Region.adcode)
+    if level:
+        stmt = stmt.where(Region.level == level)
+    if parent:
+        stmt = stmt.where(Region.parent_adcode == _check_adcode(parent, "parent"))
+    out = []
+    for row in session.execute(stmt).mappings():
+        item = dict(row)
+        env = json.loads(item.pop("bbox"))["coordinates"][0]
+        item["bbox"] = [env[0][0], env[0][1], env[2][0], env[2][1]]
+        if with_geometry:
+            item["geometry"] = json.loads(item["geometry"])
+        out.append(item)
+    return out
+
+
+def get_region(session: Session, *, adcode: str) -> dict[str, Any]:
+    """One region with its geometry, children and enterprise count."""
+    _check_adcode(adcode, "adcode")
+    row = session.execute(
+        select(*_FIELDS, func.ST_AsGeoJSON(Region.geom, 6).label("geometry")).where(Region.adcode == adcode)
+    ).mappings().first()
+    if row is None:
+        raise NotFound(f"region {adcode} not found")
+    item = dict(row)
+    item["geometry"] = json.loads(item["geometry"])
+    prefix = {"province": adcode[:2], "city": adcode[:4]}.get(item["level"], adcode)
+    item["children"] = [c["adcode"] for c in list_regions(session, parent=adcode)]
+    item["enterprises"] = session.execute(
+        select(func.count()).select_from(Enterprise).where(Enterprise.adcode.startswith(prefix),
+                                                           Enterprise.status != "deregistered")
+    ).scalar_one()
+    return item

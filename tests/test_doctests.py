@@ -1,0 +1,15 @@
+"""Run the docstring examples of the core modules."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["geo.crs", "geo.uscc", "geo.validate"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
