@@ -32,7 +32,7 @@ from geo.db import admin_url, make_engine, owner_url, with_database
 from geo.migrate import upgrade
 from geo.models import Enterprise
 from geo.pgcluster import LocalCluster, bootstrap_database
-from geo.regions import read_province, store_regions
+from geo.regions import read_province
 from geo.settings import Settings
 
 

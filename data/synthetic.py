@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -347,7 +347,7 @@ def build_registry(
         ad = e_ad[i]
         sfx = _SUFFIX[industry[i]]
         name = f"{_short(names[ad])}{_BRAND[brand[i, 0]]}{_BRAND[brand[i, 1]]}{sfx[int(suffix_pick[i] * len(sfx))]}"
-        valid_from = datetime.combine(today - timedelta(days=int(founded_days[i])), time(9), timezone.utc)
+        valid_from = datetime.combine(today - timedelta(days=int(founded_days[i])), time(9), UTC)
         valid_to = None
         if status[i] == "deregistered":
             valid_to = valid_from + timedelta(days=int(founded_days[i] * 0.8) + 1)

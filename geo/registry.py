@@ -24,7 +24,14 @@ from geo.errors import InvalidInput, OutsideJurisdiction
 from geo.models import Enterprise, HazardUnit, InventoryRow, ProtectionTarget, Region
 from geo.uscc import validate_uscc
 from geo.validate import parse_geojson_geometry, point_from_lonlat
-from geo.vocab import HAZARD_UNIT_KINDS, INDUSTRIES, REGION_LEVELS, SCALES, TARGET_CATEGORIES, TARGET_KINDS
+from geo.vocab import (
+    HAZARD_UNIT_KINDS,
+    INDUSTRIES,
+    REGION_LEVELS,
+    SCALES,
+    TARGET_CATEGORIES,
+    TARGET_KINDS,
+)
 
 __all__ = ["create_enterprise", "create_hazard_unit", "add_inventory_row", "create_protection_target",
            "store_region", "db_errors"]

@@ -9,8 +9,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from geo.crs import wgs84_to_gcj02
 from geo.errors import InvalidGeometry, InvalidInput, InvalidUSCC, OutsideJurisdiction, UnknownCRS
 from geo.models import Enterprise, InventoryRow, ProtectionTarget, Region
-from geo.registry import (add_inventory_row, create_enterprise, create_hazard_unit,
-                          create_protection_target, store_region)
+from geo.registry import (
+    add_inventory_row,
+    create_enterprise,
+    create_hazard_unit,
+    create_protection_target,
+    store_region,
+)
 from geo.uscc import uscc_check_char
 from tests.fixtures_geo import BEIJING_POINT, BOWTIE, SQUARE_HZ, ZHENHAI_POINT
 
@@ -189,7 +194,6 @@ def test_deregistration_keeps_the_row(conn):
     eid = _enterprise(conn)
     conn.execute(text("UPDATE enterprises SET status = 'deregistered', valid_to = now() WHERE id = :i"), {"i": eid})
     assert conn.execute(select(Enterprise.status).where(Enterprise.id == eid)).scalar() == "deregistered"
-    with pytest.raises(IntegrityError):
-        with conn.begin_nested():
-            conn.execute(text("UPDATE enterprises SET status = 'deregistered', valid_to = NULL WHERE id = :i"),
-                         {"i": eid})
+    with pytest.raises(IntegrityError), conn.begin_nested():
+        conn.execute(text("UPDATE enterprises SET status = 'deregistered', valid_to = NULL WHERE id = :i"),
+                     {"i": eid})
