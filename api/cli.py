@@ -159,8 +159,30 @@ def serve(
 
     from api.app import create_app
 
+    try:
+        _settings().check_deployable()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     settings = _ensure_database()
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command("bench")
+def bench(
+    name: Annotated[str, typer.Argument(help="benchmark: demo-load or plume")] = "demo-load",
+) -> None:
+    """Run a benchmark script from benchmarks/ (prints one JSON object)."""
+    import runpy
+    from pathlib import Path
+
+    scripts = {"demo-load": "demo_load_bench.py", "plume": "plume_bench.py"}
+    if name not in scripts:
+        raise _fail(f"name: unknown benchmark {name!r}; choose one of {', '.join(scripts)}")
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / scripts[name]
+    if not path.exists():
+        raise _fail(f"name: {path} is not in this installation (run from a source checkout)")
+    sys.argv = [str(path)]
+    runpy.run_path(str(path), run_name="__main__")
 
 
 def main() -> None:  # pragma: no cover

@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     app_role: str = Field(default="onemap_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     app_password: str | None = None
 
+    def check_deployable(self) -> None:
+        """Refuse production settings that rely on generated development defaults.
+
+        Raises ``ValueError`` naming the setting: production needs ``DATABASE_URL``
+        (an operated PostGIS) and an explicit app-role credential.
+        """
+        if self.env != "production":
+            return
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL: required when ONEMAP_ENV=production (no local cluster in production)")
+        if not (self.app_database_url or self.app_password):
+            raise ValueError("ONEMAP_APP_PASSWORD: required when ONEMAP_ENV=production")
+
     @property
     def uses_local_cluster(self) -> bool:
         """True when OneMap manages its own PostgreSQL under ``state_dir``."""

@@ -39,3 +39,18 @@ def test_cluster_listens_on_loopback_only(settings, conn):
     listen = conn.execute(text("SELECT current_setting('listen_addresses')")).scalar()
     if settings.uses_local_cluster:
         assert listen == "127.0.0.1"
+
+
+def test_serve_refuses_production_without_database_url(monkeypatch):
+    import os
+
+    env = {**os.environ, "ONEMAP_ENV": "production"}
+    env.pop("DATABASE_URL", None)
+    out = subprocess.run([*ONEMAP, "serve"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2
+    assert "DATABASE_URL" in out.stderr
+
+
+def test_unknown_benchmark_exits_2():
+    out = run("bench", "nope")
+    assert out.returncode == 2 and "unknown benchmark" in out.stderr
