@@ -17,6 +17,8 @@ db_app = typer.Typer(help="The database: local PostGIS cluster and migrations.",
 demo_app = typer.Typer(help="Demo data (Zhejiang, synthetic registry).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 try:  # the plume command group lives in its own module
     from api.plume_cli import plume_app
@@ -147,6 +149,23 @@ def demo_load(
     finally:
         engine.dispose()
     typer.echo(summary.as_text())
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; exit 1 and name the first broken row if it was changed."""
+    from geo.audit import verify_chain
+    from geo.db import owner_url
+
+    settings = _ensure_database()
+    url = owner_url(settings).set(drivername="postgresql").render_as_string(hide_password=False)
+    report = verify_chain(url)
+    if report.ok:
+        typer.echo(f"audit chain intact: {report.rows:,} rows; head seq {report.head_seq} hash {report.head_hash}")
+        return
+    typer.echo(f"audit chain BROKEN at seq {report.broken_seq}: {report.reason} "
+               f"(last good seq {report.head_seq})", err=True)
+    raise typer.Exit(1)
 
 
 @app.command("serve")

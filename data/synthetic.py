@@ -586,13 +586,13 @@ def build_registry(
     )
 
     # --- demo users -------------------------------------------------------------
-    users = [(1, "demo.admin", "演示管理员（省）", "admin", "33", None)]
+    users = [(1, "demo.admin", "演示管理员（省）", "admin", "33", None),
+             (2, "demo.province", "浙江省监管员（演示）", "province", "33", None)]
     for city in sorted(CITY_POPULATION_2020):
-        users.append((len(users) + 1, f"demo.{city[:4]}", f"{names[city]}监管员（演示）", "regulator", city[:4], None))
+        users.append((len(users) + 1, f"demo.{city[:4]}", f"{names[city]}监管员（演示）", "city", city[:4], None))
     for county in ("330211", "330604", "330482"):
-        users.append((len(users) + 1, f"demo.{county}", f"{names[county]}监管员（演示）", "regulator", county, None))
-    users.append((len(users) + 1, "demo.inspector", "宁波检查员（演示）", "inspector", "3302", None))
-    users.append((len(users) + 1, "demo.viewer", "只读用户（演示）", "viewer", "33", None))
+        users.append((len(users) + 1, f"demo.{county}", f"{names[county]}监管员（演示）", "county", county, None))
+    users.append((len(users) + 1, "demo.public", "公众（演示）", "public", "33", None))
     first_zh = next((i for i in range(n_enterprises) if e_ad[i] == "330211" and status[i] == "active"), None)
     if first_zh is not None:
         users.append((len(users) + 1, "demo.enterprise", "企业用户（演示）", "enterprise", "330211", first_zh + 1))

@@ -19,14 +19,17 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     SmallInteger,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base", "Region", "RegionPart", "Enterprise", "HazardUnit", "InventoryRow", "HiddenDanger",
-    "ProtectionTarget", "RescueTeam", "SupplyDepot", "DepotStock", "Sensor", "User", "PLACED_MODELS",
+    "ProtectionTarget", "RescueTeam", "SupplyDepot", "DepotStock", "Sensor", "User", "AuditLog",
+    "PLACED_MODELS",
 ]
 
 
@@ -50,6 +53,7 @@ class _Placed(_Stamped):
     adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"), nullable=False)
     data_source: Mapped[str] = mapped_column(Text, server_default="registry")
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class Region(_Stamped, Base):
@@ -196,6 +200,23 @@ class User(_Stamped, Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditLog(Base):
+    """Append-only, hash-chained; written only by database triggers (migration 0002)."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    table_name: Mapped[str] = mapped_column(Text)
+    row_key: Mapped[str | None] = mapped_column(Text)
+    op: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 PLACED_MODELS = (Enterprise, HazardUnit, HiddenDanger, ProtectionTarget, RescueTeam, SupplyDepot, Sensor)

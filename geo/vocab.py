@@ -95,6 +95,6 @@ SENSOR_KINDS = {
     "toxic_gas": ("有毒气体", "toxic gas"),
 }
 
-USER_ROLES = {"admin": ("管理员", "administrator"), "regulator": ("监管人员", "regulator"),
-              "inspector": ("检查员", "inspector"), "enterprise": ("企业用户", "enterprise"),
-              "viewer": ("只读", "viewer")}
+USER_ROLES = {"admin": ("管理员", "administrator"), "province": ("省级监管", "province regulator"),
+              "city": ("市级监管", "city regulator"), "county": ("县级监管", "county regulator"),
+              "enterprise": ("企业用户", "enterprise"), "public": ("公众", "public")}

@@ -304,7 +304,7 @@ CREATE TABLE users (
   id bigserial PRIMARY KEY,
   username text NOT NULL UNIQUE CHECK (username ~ '^[a-z0-9_.-]{{3,64}}$'),
   display_name text NOT NULL CHECK (length(btrim(display_name)) > 0),
-  role text NOT NULL CHECK (role IN {_in("admin regulator inspector enterprise viewer")}),
+  role text NOT NULL CHECK (role IN {_in("admin province city county enterprise public")}),
   jurisdiction text NOT NULL CHECK (jurisdiction ~ '^([0-9]{{2}}|[0-9]{{4}}|[0-9]{{6}})$'),
   enterprise_id bigint REFERENCES enterprises (id),
   password_hash text,

@@ -1,0 +1,81 @@
+"""The request context that row-level security and the audit log read.
+
+Set with ``set_config(name, value, true)`` inside the transaction (never a
+plain ``SET``: it would leak to the next user of a pooled connection). With
+SQLAlchemy sessions, put a :class:`RequestContext` in ``session.info["ctx"]``
+and call :func:`install` once on the session factory: every transaction the
+session begins gets the context first (``after_begin``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.errors import InvalidInput
+
+__all__ = ["RequestContext", "apply_context", "install", "ROLES"]
+
+ROLES = ("admin", "province", "city", "county", "enterprise", "public")
+_PREFIX = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
+_SET = text(
+    "SELECT set_config('onemap.role', :role, true), set_config('onemap.jurisdiction', :jurisdiction, true), "
+    "set_config('onemap.enterprise_id', :enterprise_id, true), set_config('onemap.user_id', :user_id, true), "
+    "set_config('onemap.actor', :actor, true), set_config('onemap.request_id', :request_id, true)"
+)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who is asking: role, jurisdiction prefix ('33', '3302', '330211'), enterprise, actor."""
+
+    role: str
+    jurisdiction: str
+    actor: str
+    user_id: int | None = None
+    enterprise_id: int | None = None
+    request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise InvalidInput("role", f"unknown role {self.role!r}; allowed: {', '.join(ROLES)}")
+        if not _PREFIX.match(self.jurisdiction):
+            raise InvalidInput("jurisdiction", "must be an adcode prefix of 2, 4 or 6 digits")
+        if self.role == "enterprise" and self.enterprise_id is None:
+            raise InvalidInput("enterprise_id", "an enterprise user needs its enterprise")
+
+    @staticmethod
+    def prefix_of(adcode: str, role: str) -> str:
+        """Jurisdiction prefix from a 6-digit region code and a role ('330200', 'city' → '3302')."""
+        if not (isinstance(adcode, str) and len(adcode) == 6 and adcode.isdigit()):
+            raise InvalidInput("adcode", "must be a 6-digit region code such as 330000, 330200, 330106")
+        if role in ("admin", "province", "public"):
+            return adcode[:2]
+        if role == "city":
+            return adcode[:4]
+        return adcode
+
+
+def apply_context(conn: Connection | Session, ctx: RequestContext) -> None:
+    """Set the context for the current transaction of ``conn``."""
+    conn.execute(_SET, {
+        "role": ctx.role, "jurisdiction": ctx.jurisdiction,
+        "enterprise_id": "" if ctx.enterprise_id is None else str(ctx.enterprise_id),
+        "user_id": "" if ctx.user_id is None else str(ctx.user_id),
+        "actor": ctx.actor, "request_id": ctx.request_id or "",
+    })
+
+
+def install(factory: sessionmaker) -> sessionmaker:
+    """Make sessions from ``factory`` apply ``session.info['ctx']`` at every transaction start."""
+
+    @event.listens_for(factory, "after_begin")
+    def _after_begin(session: Session, transaction, connection: Connection) -> None:
+        ctx = session.info.get("ctx")
+        if ctx is not None:
+            apply_context(connection, ctx)
+
+    return factory
