@@ -63,9 +63,9 @@ CREATE FUNCTION onemap_visible(p_adcode text, p_enterprise bigint, p_public bool
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT CASE NULLIF(current_setting('onemap.role', true), '')
     WHEN 'public' THEN coalesce(p_public, false)
-    WHEN 'enterprise' THEN coalesce(p_public, false) OR
-         (p_enterprise IS NOT NULL AND
-          p_enterprise = NULLIF(current_setting('onemap.enterprise_id', true), '')::bigint)
+    -- an enterprise user: its own rows on enterprise-linked tables, public rows elsewhere
+    WHEN 'enterprise' THEN CASE WHEN p_enterprise IS NULL THEN coalesce(p_public, false)
+         ELSE coalesce(p_enterprise = NULLIF(current_setting('onemap.enterprise_id', true), '')::bigint, false) END
     ELSE coalesce(starts_with(p_adcode, NULLIF(current_setting('onemap.jurisdiction', true), '')), false)
   END
 $$;
