@@ -19,6 +19,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+user_app = typer.Typer(help="Users and their jurisdictions.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 try:  # the plume command group lives in its own module
     from api.plume_cli import plume_app
@@ -166,6 +168,33 @@ def audit_verify() -> None:
     typer.echo(f"audit chain BROKEN at seq {report.broken_seq}: {report.reason} "
                f"(last good seq {report.head_seq})", err=True)
     raise typer.Exit(1)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="login name: 3-64 of a-z 0-9 _ . -")],
+    password: Annotated[str, typer.Option(help="8-256 characters")],
+    role: Annotated[str, typer.Option(help="admin, province, city, county, enterprise or public")],
+    adcode: Annotated[str, typer.Option(help="6-digit region code: 330000, 330200, 330106")],
+    enterprise: Annotated[str | None, typer.Option(help="USCC of the enterprise (enterprise users)")] = None,
+    display_name: Annotated[str | None, typer.Option(help="name shown in the UI")] = None,
+) -> None:
+    """Create a user (as the owner role); the jurisdiction is derived from ADCODE and ROLE."""
+    from geo.db import make_engine, owner_url
+    from geo.errors import InvalidInput
+    from geo.users import create_user
+
+    settings = _ensure_database()
+    engine = make_engine(owner_url(settings))
+    try:
+        with engine.begin() as conn:
+            uid = create_user(conn, username=username, password=password, role=role, adcode=adcode,
+                              enterprise_uscc=enterprise, display_name=display_name)
+    except InvalidInput as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"user {username} (id {uid}) created")
 
 
 @app.command("serve")

@@ -6,7 +6,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.errors import DatabaseUnavailable, InvalidInput, NotFound
+from geo.errors import DatabaseUnavailable, InvalidInput, NotFound, NotPermitted
+from geo.users import AuthError
+from plume.errors import PlumeError, describe
 
 __all__ = ["install_error_handlers"]
 
@@ -17,6 +19,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse(status_code=401, content={"detail": str(exc)}, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(PlumeError)
+    async def _plume(_: Request, exc: PlumeError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": describe(exc)})
+
+    @app.exception_handler(NotPermitted)
+    async def _forbidden(_: Request, exc: NotPermitted) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -71,7 +71,11 @@ def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 202611
     regions = read_province(ZHEJIANG)
     counties = [r for r in regions if r.level == "county"]
     county_pop = county_populations(counties)
-    registry = build_registry(regions, n_enterprises=n_enterprises, seed=seed, today=today)
+    from data.synthetic import DEMO_PASSWORD
+    from geo.users import hash_password
+
+    registry = build_registry(regions, n_enterprises=n_enterprises, seed=seed, today=today,
+                              demo_password_hash=hash_password(DEMO_PASSWORD))
     summary.seconds["build"] = time.perf_counter() - t0
     pop_note = "rough: city census 2020 total split by weighted area (synthetic demo)"
     population = {ad: (p, pop_note) for ad, p in county_pop.items()}

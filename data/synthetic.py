@@ -24,7 +24,7 @@ from data.zhejiang import CITY_POPULATION_2020, county_weight
 from geo.regions import RegionRecord
 from geo.uscc import org_code_check_char, uscc_check_char
 
-__all__ = ["Registry", "build_registry", "county_populations", "DEMO_CHEMICALS", "CountyIndex"]
+__all__ = ["Registry", "build_registry", "DEMO_PASSWORD", "county_populations", "DEMO_CHEMICALS", "CountyIndex"]
 
 # name_zh, CAS, GB 18218-2018 Table 1 critical quantity Q (t), demo weight, toxic?
 # (Q values from shared/reference/gb18218_critical_quantities.csv)
@@ -272,11 +272,18 @@ def _uscc(rng: np.random.Generator, adcodes: list[str]) -> list[str]:
     return out
 
 
+#: Password of every demo user (development only; documented in the README).
+DEMO_PASSWORD = "onemap-demo"
+
+
 def build_registry(
     regions: list[RegionRecord], *, n_enterprises: int = 20_000, seed: int = 20261123,
-    today: date | None = None,
+    today: date | None = None, demo_password_hash: str | None = None,
 ) -> Registry:
-    """Build the synthetic registry. Same ``(regions, n_enterprises, seed, today)``, same rows."""
+    """Build the synthetic registry. Same ``(regions, n_enterprises, seed, today)``, same rows.
+
+    ``demo_password_hash`` is stored for every demo user (None: they cannot log in).
+    """
     rng = np.random.default_rng(seed)
     today = today or date.today()
     counties = [r for r in regions if r.level == "county"]
@@ -596,5 +603,7 @@ def build_registry(
     first_zh = next((i for i in range(n_enterprises) if e_ad[i] == "330211" and status[i] == "active"), None)
     if first_zh is not None:
         users.append((len(users) + 1, "demo.enterprise", "企业用户（演示）", "enterprise", "330211", first_zh + 1))
-    reg.tables["users"] = (["id", "username", "display_name", "role", "jurisdiction", "enterprise_id"], users)
+    users = [(*u, demo_password_hash) for u in users]
+    reg.tables["users"] = (["id", "username", "display_name", "role", "jurisdiction", "enterprise_id",
+                            "password_hash"], users)
     return reg

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidUSCC",
     "DatabaseUnavailable",
     "NotFound",
+    "NotPermitted",
     "ClusterError",
 ]
 
@@ -58,6 +59,10 @@ class InvalidUSCC(InvalidInput):
 
 class NotFound(GeoError, LookupError):
     """No such row (or not one the caller may see)."""
+
+
+class NotPermitted(GeoError, PermissionError):
+    """The caller's jurisdiction or role does not allow this write."""
 
 
 class DatabaseUnavailable(GeoError, ConnectionError):

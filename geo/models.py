@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base", "Region", "RegionPart", "Enterprise", "HazardUnit", "InventoryRow", "HiddenDanger",
-    "ProtectionTarget", "RescueTeam", "SupplyDepot", "DepotStock", "Sensor", "User", "AuditLog",
+    "ProtectionTarget", "RescueTeam", "SupplyDepot", "DepotStock", "Sensor", "User", "Scenario", "AuditLog",
     "PLACED_MODELS",
 ]
 
@@ -200,6 +200,27 @@ class User(_Stamped, Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Scenario(_Stamped, Base):
+    """A saved release scenario: parameters, plume result (GeoJSON) and impact."""
+
+    __tablename__ = "scenarios"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"), nullable=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    title: Mapped[str | None] = mapped_column(Text)
+    chemical: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict] = mapped_column(JSONB)
+    result: Mapped[dict] = mapped_column(JSONB)
+    impact: Mapped[dict] = mapped_column(JSONB)
+    warnings: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    created_by: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="active")
+    geom = _point()
 
 
 class AuditLog(Base):

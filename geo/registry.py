@@ -20,7 +20,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from geo.errors import InvalidInput, OutsideJurisdiction
+from geo.errors import InvalidInput, NotPermitted, OutsideJurisdiction
 from geo.models import Enterprise, HazardUnit, InventoryRow, ProtectionTarget, Region
 from geo.uscc import validate_uscc
 from geo.validate import parse_geojson_geometry, point_from_lonlat
@@ -65,6 +65,8 @@ def db_errors(conn: Connection) -> Iterator[None]:
         raise InvalidInput(field, f"violates constraint {name}") from None
     except DBAPIError as exc:
         orig = exc.orig
+        if getattr(orig, "sqlstate", None) == "42501":  # row-level security WITH CHECK
+            raise NotPermitted("the row would lie outside your jurisdiction") from None
         if getattr(orig, "sqlstate", None) == "OMJ01":
             msg = str(orig.diag.message_primary or orig).removeprefix("geom: ")
             raise OutsideJurisdiction("geometry", msg) from None

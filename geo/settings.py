@@ -20,6 +20,9 @@ automatically), ``ONEMAP_DB_NAME`` (default ``onemap``), ``ONEMAP_OWNER_ROLE``
 ``ONEMAP_ENV``
     ``development`` (default) or ``production``. Production refuses generated
     local-cluster credentials and requires ``DATABASE_URL``.
+``ONEMAP_JWT_SECRET`` (32+ characters; generated into the state dir in
+development), ``ONEMAP_JWT_TTL_S`` (default 900), ``ONEMAP_JWT_AUDIENCE``
+(default ``onemap``).
 ``ONEMAP_SETTINGS_FILE``
     Optional ``KEY=value`` file read before the environment (``.env`` format).
 """
@@ -54,6 +57,9 @@ class Settings(BaseSettings):
     owner_role: str = Field(default="onemap_owner", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     app_role: str = Field(default="onemap_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     app_password: str | None = None
+    jwt_secret: str | None = Field(default=None, min_length=32)
+    jwt_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    jwt_audience: str = "onemap"
 
     def check_deployable(self) -> None:
         """Refuse production settings that rely on generated development defaults.
@@ -67,6 +73,8 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL: required when ONEMAP_ENV=production (no local cluster in production)")
         if not (self.app_database_url or self.app_password):
             raise ValueError("ONEMAP_APP_PASSWORD: required when ONEMAP_ENV=production")
+        if not self.jwt_secret:
+            raise ValueError("ONEMAP_JWT_SECRET: required when ONEMAP_ENV=production (32+ characters)")
 
     @property
     def uses_local_cluster(self) -> bool:
@@ -81,6 +89,9 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (env vars, then ``ONEMAP_SETTINGS_FILE`` if given)."""
+    """The process-wide settings (env vars, then ``ONEMAP_JWT_SECRET`` (32+ characters; generated into the state dir in
+development), ``ONEMAP_JWT_TTL_S`` (default 900), ``ONEMAP_JWT_AUDIENCE``
+(default ``onemap``).
+``ONEMAP_SETTINGS_FILE`` if given)."""
     env_file = os.environ.get("ONEMAP_SETTINGS_FILE")
     return Settings(_env_file=env_file) if env_file else Settings()

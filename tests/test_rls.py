@@ -186,3 +186,23 @@ def test_context_validation():
         RequestContext(role="enterprise", jurisdiction="330211", actor="x")
     assert RequestContext.prefix_of("330200", "city") == "3302"
     assert RequestContext.prefix_of("330106", "county") == "330106"
+
+
+def test_spatial_filters_use_the_gist_index_under_rls(app_conn):
+    """Needs `&&` LEAKPROOF (bootstrap) and the explicit `&&` of layers.spatial.intersects."""
+    from sqlalchemy import func, select
+
+    from geo.models import Enterprise
+    from layers.spatial import intersects
+
+    apply_context(app_conn, ZHENHAI)
+    app_conn.execute(text("SET LOCAL enable_seqscan = off"))  # tiny test table: make the choice visible
+    zone = func.ST_Buffer(func.ST_SetSRID(func.ST_MakePoint(121.64, 29.99), 4326), 0.01)
+    stmt = select(func.count()).select_from(Enterprise).where(intersects(Enterprise.geom, zone))
+    compiled = stmt.compile(app_conn, compile_kwargs={"literal_binds": True})
+    plan = "\n".join(r[0] for r in app_conn.execute(text(f"EXPLAIN {compiled}")))
+    assert "enterprises_geom_gist" in plan
+
+
+def test_app_role_runs_without_jit(app_conn):
+    assert app_conn.execute(text("SHOW jit")).scalar() == "off"

@@ -1,0 +1,34 @@
+"""``/auth``: OAuth2 password flow and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.auth import CurrentUser, issue_token
+from geo.users import authenticate
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/token")
+def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
+    """Exchange ``username`` and ``password`` (form fields) for a bearer token."""
+    with request.app.state.engine.connect() as conn:
+        try:
+            user = authenticate(conn, username=form.username, password=form.password)
+        finally:
+            conn.commit()  # a refused login still counts towards the lock-out
+    return {"access_token": issue_token(user, request.app.state.settings), "token_type": "bearer",
+            "expires_in": request.app.state.settings.jwt_ttl_s}
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> dict:
+    """The authenticated user (401 without a token)."""
+    if user is None:
+        raise HTTPException(status_code=401, detail="not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    return {"id": user.id, "username": user.username, "role": user.role, "jurisdiction": user.jurisdiction,
+            "enterprise_id": user.enterprise_id}
