@@ -157,11 +157,10 @@ def demo_load(
 def audit_verify() -> None:
     """Recompute the audit chain; exit 1 and name the first broken row if it was changed."""
     from geo.audit import verify_chain
-    from geo.db import owner_url
+    from geo.db import libpq_dsn, owner_url
 
     settings = _ensure_database()
-    url = owner_url(settings).set(drivername="postgresql").render_as_string(hide_password=False)
-    report = verify_chain(url)
+    report = verify_chain(libpq_dsn(owner_url(settings)))
     if report.ok:
         typer.echo(f"audit chain intact: {report.rows:,} rows; head seq {report.head_seq} hash {report.head_hash}")
         return

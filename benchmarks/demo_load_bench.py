@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from data.demo import load_demo
 from data.synthetic import build_registry
 from geo.bulk import copy_rows
-from geo.db import admin_url, make_engine, owner_url, with_database
+from geo.db import admin_url, libpq_dsn, make_engine, owner_url, with_database
 from geo.migrate import upgrade
 from geo.models import Enterprise
 from geo.pgcluster import LocalCluster, bootstrap_database
@@ -36,16 +36,12 @@ from geo.regions import read_province
 from geo.settings import Settings
 
 
-def _libpq(url) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _fresh_db(settings: Settings) -> tuple[str, object]:
     name = f"onemap_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(_libpq(admin_url(settings)), autocommit=True) as conn:
+    with psycopg.connect(libpq_dsn(admin_url(settings)), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
             sql.Identifier(name), sql.Identifier(owner_url(settings).username)))
-    with psycopg.connect(_libpq(with_database(admin_url(settings), name)), autocommit=True) as conn:
+    with psycopg.connect(libpq_dsn(with_database(admin_url(settings), name)), autocommit=True) as conn:
         bootstrap_database(conn, settings)
     url = with_database(owner_url(settings), name)
     upgrade(url, app_role=settings.app_role)
@@ -53,7 +49,7 @@ def _fresh_db(settings: Settings) -> tuple[str, object]:
 
 
 def _drop(settings: Settings, name: str) -> None:
-    with psycopg.connect(_libpq(admin_url(settings)), autocommit=True) as conn:
+    with psycopg.connect(libpq_dsn(admin_url(settings)), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

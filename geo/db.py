@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from geo.pgcluster import SUPERUSER, LocalCluster
 from geo.settings import Settings
 
-__all__ = ["owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database"]
+__all__ = ["owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database", "libpq_dsn"]
 
 _DRIVER = "postgresql+psycopg"
 
@@ -65,6 +65,11 @@ def admin_url(settings: Settings, database: str = "postgres") -> URL:
 def with_database(url: URL, database: str) -> URL:
     """The same URL pointing at another database."""
     return url.set(database=database)
+
+
+def libpq_dsn(url: URL) -> str:
+    """The URL as a plain libpq connection string (for psycopg directly, psql, pg_dump)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def make_engine(url: URL | str, **kwargs) -> Engine:

@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Connection, Engine
 
-from geo.db import admin_url, app_url, make_engine, owner_url, with_database
+from geo.db import admin_url, app_url, libpq_dsn, make_engine, owner_url, with_database
 from geo.migrate import upgrade
 from geo.pgcluster import LocalCluster, bootstrap_database, ensure_roles
 from geo.regions import read_province
@@ -45,9 +45,6 @@ def settings() -> Settings:
     return s
 
 
-def _libpq(url) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
 
 class ThrowawayDB:
     """A database created for the tests and dropped afterwards."""
@@ -57,13 +54,13 @@ class ThrowawayDB:
         self.name = f"onemap_test_{secrets.token_hex(4)}"
         admin = admin_url(settings)
         owner = owner_url(settings)
-        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
             if settings.uses_local_cluster:
                 creds = LocalCluster(settings).credentials()
                 ensure_roles(conn, settings, owner_password=creds.owner, app_password=creds.app)
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
                 sql.Identifier(self.name), sql.Identifier(owner.username)))
-        with psycopg.connect(_libpq(with_database(admin, self.name)), autocommit=True) as conn:
+        with psycopg.connect(libpq_dsn(with_database(admin, self.name)), autocommit=True) as conn:
             bootstrap_database(conn, settings)
         self.owner_url = with_database(owner, self.name)
         self.app_url = with_database(app_url(settings), self.name)
@@ -72,7 +69,7 @@ class ThrowawayDB:
             upgrade(self.owner_url, app_role=settings.app_role)
 
     def drop(self) -> None:
-        with psycopg.connect(_libpq(admin_url(self.settings)), autocommit=True) as conn:
+        with psycopg.connect(libpq_dsn(admin_url(self.settings)), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
 
 

@@ -9,16 +9,13 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from geo.audit import verify_chain
 from geo.context import RequestContext, apply_context
-from geo.db import make_engine
+from geo.db import libpq_dsn, make_engine
 from geo.regions import store_regions
 from geo.uscc import uscc_check_char
 from tests.conftest import zhejiang_regions
 
 ADMIN = RequestContext(role="admin", jurisdiction="33", actor="audit.tester", request_id="req-1")
 
-
-def _libpq(url):
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _uscc(n):
@@ -109,7 +106,7 @@ def test_hundred_concurrent_writers_make_one_linear_chain(adb):
         seqs = conn.execute(text("SELECT seq FROM audit_log ORDER BY seq")).scalars().all()
     assert len(seqs) == before + 100
     assert seqs == list(range(1, len(seqs) + 1))
-    report = verify_chain(_libpq(db.owner_url))
+    report = verify_chain(libpq_dsn(db.owner_url))
     assert report.ok and report.rows == len(seqs)
 
 
@@ -117,8 +114,8 @@ def test_verify_does_not_depend_on_the_session_timezone(adb):
     db, _, app = adb
     _insert(app, 2, tz="Asia/Shanghai")
     _insert(app, 3, tz="America/New_York")
-    assert verify_chain(_libpq(db.owner_url)).ok
-    conninfo = _libpq(db.owner_url) + "?options=-c%20TimeZone%3DPacific/Auckland"
+    assert verify_chain(libpq_dsn(db.owner_url)).ok
+    conninfo = libpq_dsn(db.owner_url) + "?options=-c%20TimeZone%3DPacific/Auckland"
     assert verify_chain(conninfo).ok
 
 
@@ -131,15 +128,15 @@ def test_tampering_by_a_superuser_is_detected(throwaway):
             store_regions(conn, zhejiang_regions())
         for n in range(5):
             _insert(app, 500 + n)
-        assert verify_chain(_libpq(db.owner_url)).ok
-        with psycopg.connect(_libpq(db.admin_url), autocommit=True) as su:
+        assert verify_chain(libpq_dsn(db.owner_url)).ok
+        with psycopg.connect(libpq_dsn(db.admin_url), autocommit=True) as su:
             target = su.execute("SELECT seq FROM audit_log WHERE table_name = 'enterprises' "
                                 "ORDER BY seq LIMIT 1 OFFSET 2").fetchone()[0]
             su.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
             su.execute("UPDATE audit_log SET after = jsonb_set(after, '{name}', '\"伪造\"') WHERE seq = %s",
                        (target,))
             su.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update")
-        report = verify_chain(_libpq(db.owner_url))
+        report = verify_chain(libpq_dsn(db.owner_url))
         assert not report.ok
         assert report.broken_seq == target and "content" in report.reason
     finally:
@@ -153,10 +150,10 @@ def test_deleting_a_row_is_detected(throwaway):
     try:
         with owner.begin() as conn:
             store_regions(conn, zhejiang_regions()[:3])
-        with psycopg.connect(_libpq(db.admin_url), autocommit=True) as su:
+        with psycopg.connect(libpq_dsn(db.admin_url), autocommit=True) as su:
             su.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
             su.execute("DELETE FROM audit_log WHERE seq = 2")
-        report = verify_chain(_libpq(db.owner_url))
+        report = verify_chain(libpq_dsn(db.owner_url))
         assert report.broken_seq == 3 and "gap" in report.reason
     finally:
         owner.dispose()
