@@ -13,6 +13,8 @@ import os
 import secrets
 import time
 import uuid
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 import jwt
@@ -35,7 +37,12 @@ def signing_key(settings: Settings) -> str:
     """``ONEMAP_JWT_SECRET``, or in development a key generated once into the state dir."""
     if settings.jwt_secret:
         return settings.jwt_secret
-    path = settings.state_path / "jwt_secret"
+    return _development_key(settings.state_path / "jwt_secret")
+
+
+@lru_cache(maxsize=8)
+def _development_key(path: Path) -> str:
+    """Read (creating once) the development key: once per process, not per request."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

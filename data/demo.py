@@ -14,9 +14,11 @@ from datetime import date
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine, text
 
-from data.synthetic import build_registry, county_populations
+from data.synthetic import DEMO_PASSWORD, build_registry
+from data.zhejiang import CITY_POPULATION_2020, PROVINCE_POPULATION_2020
 from geo.bulk import copy_rows, reset_sequence
 from geo.regions import ZHEJIANG, read_province, store_regions
+from geo.users import hash_password
 
 __all__ = ["load_demo", "demo_present", "DemoSummary", "DemoRefused", "LOAD_ORDER"]
 
@@ -69,18 +71,11 @@ def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 202611
     summary = DemoSummary()
     t0 = time.perf_counter()
     regions = read_province(ZHEJIANG)
-    counties = [r for r in regions if r.level == "county"]
-    county_pop = county_populations(counties)
-    from data.synthetic import DEMO_PASSWORD
-    from geo.users import hash_password
-
     registry = build_registry(regions, n_enterprises=n_enterprises, seed=seed, today=today,
                               demo_password_hash=hash_password(DEMO_PASSWORD))
     summary.seconds["build"] = time.perf_counter() - t0
     pop_note = "rough: city census 2020 total split by weighted area (synthetic demo)"
-    population = {ad: (p, pop_note) for ad, p in county_pop.items()}
-    from data.zhejiang import CITY_POPULATION_2020, PROVINCE_POPULATION_2020
-
+    population = {ad: (p, pop_note) for ad, p in registry.county_population.items()}
     census = "7th national census 2020 (浙江省第七次人口普查主要数据公报)"
     population.update({ad: (p, census) for ad, p in CITY_POPULATION_2020.items()})
     population[ZHEJIANG] = (PROVINCE_POPULATION_2020, census)

@@ -17,6 +17,7 @@ Roles (see ``docs/OPERATIONS.md``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -157,8 +158,6 @@ class LocalCluster:
         probe = subprocess.run(self._cmd(["test", "-w", str(self.data_dir)]))
         if probe.returncode != 0:
             self.data_dir.rmdir()
-            import hashlib
-
             key = hashlib.sha1(str(self.state).encode()).hexdigest()[:12]
             target = Path("/var/lib/onemap") / key
             target.mkdir(parents=True, exist_ok=True, mode=0o700)

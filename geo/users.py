@@ -15,7 +15,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.orm import Session
 
 from geo.context import ROLES, RequestContext
@@ -24,7 +24,8 @@ from geo.models import Enterprise, User
 from geo.registry import db_errors
 from geo.uscc import validate_uscc
 
-__all__ = ["UserRecord", "AuthError", "create_user", "authenticate", "load_active_user", "hash_password"]
+__all__ = ["UserRecord", "AuthError", "create_user", "authenticate", "login", "load_active_user",
+           "hash_password"]
 
 _HASHER = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 _DUMMY_HASH = _HASHER.hash("onemap-timing-equaliser")
@@ -118,6 +119,16 @@ def authenticate(conn: Connection, *, username: str, password: str, now: datetim
     if not ok:
         raise AuthError("incorrect username or password")
     return UserRecord(row.id, row.username, row.role, row.jurisdiction, row.enterprise_id)
+
+
+def login(engine: Engine, *, username: str, password: str) -> UserRecord:
+    """:func:`authenticate` in a transaction of its own that is committed even when
+    the login is refused, so failed attempts add up to a lock-out."""
+    with engine.connect() as conn:
+        try:
+            return authenticate(conn, username=username, password=password)
+        finally:
+            conn.commit()
 
 
 def load_active_user(conn: Connection, *, username: str) -> UserRecord | None:

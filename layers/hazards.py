@@ -57,6 +57,8 @@ from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
+from geo.errors import InvalidInput as GeoInvalidInput
+
 __all__ = [
     "STANDARD",
     "HazardError",
@@ -106,8 +108,11 @@ _CAS_RE = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
 # --------------------------------------------------------------------------- errors
 
 
-class HazardError(Exception):
+class HazardError(GeoInvalidInput):
     """Base class of the errors of :mod:`layers.hazards`; names the field and the reason.
+
+    A :class:`geo.errors.InvalidInput` (hence a ``ValueError``), so every face
+    maps it like any other bad input.
 
     Parameters
     ----------
@@ -116,11 +121,6 @@ class HazardError(Exception):
     reason : str
         Why it was refused, in words a user can act on.
     """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
     def __str__(self) -> str:
         """Return ``field: reason`` (KeyError subclasses would otherwise quote it)."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import CurrentUser, issue_token
-from geo.users import authenticate
+from geo.users import login
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -16,11 +16,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/token")
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
     """Exchange ``username`` and ``password`` (form fields) for a bearer token."""
-    with request.app.state.engine.connect() as conn:
-        try:
-            user = authenticate(conn, username=form.username, password=form.password)
-        finally:
-            conn.commit()  # a refused login still counts towards the lock-out
+    user = login(request.app.state.engine, username=form.username, password=form.password)
     return {"access_token": issue_token(user, request.app.state.settings), "token_type": "bearer",
             "expires_in": request.app.state.settings.jwt_ttl_s}
 
