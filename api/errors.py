@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo.errors import DatabaseUnavailable, InvalidInput, NotFound, NotPermitted
 from geo.users import AuthError
+from layers.editing import StaleVersion
+from layers.features import InvalidQuery
+from layers.tiles import TileOutsideMatrix
 from plume.errors import PlumeError, describe
 
 __all__ = ["install_error_handlers"]
@@ -18,7 +22,31 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
+        status = 428 if exc.field == "If-Match" and "required" in exc.reason else 422
+        if isinstance(exc, InvalidQuery):
+            status = 400
+        return JSONResponse(status_code=status, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
+
+    @app.exception_handler(TileOutsideMatrix)
+    async def _no_tile(_: Request, exc: TileOutsideMatrix) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = []
+        for err in exc.errors()[:20]:
+            loc = [str(p) for p in err.get("loc", ())]
+            where = loc[0] if loc else "request"
+            field = ".".join(loc[1:]) or where
+            detail.append({"field": field, "in": where, "reason": str(err.get("msg", "invalid"))})
+        # a malformed selection (query string, headers) is a bad request; a bad body or path is unprocessable
+        status = 400 if all(d["in"] in ("query", "header") for d in detail) else 422
+        return JSONResponse(status_code=status, content={"detail": detail})
+
+    @app.exception_handler(StaleVersion)
+    async def _stale(_: Request, exc: StaleVersion) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc), "current_version": exc.current},
+                            headers={"ETag": f'"{exc.current}"'})
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:

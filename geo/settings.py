@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     jwt_secret: str | None = Field(default=None, min_length=32)
     jwt_ttl_s: int = Field(default=900, ge=60, le=86_400)
     jwt_audience: str = "onemap"
+    tile_cache_mb: int = Field(default=256, ge=0, le=65536, description="in-process vector tile cache, MiB")
 
     def check_deployable(self) -> None:
         """Refuse production settings that rely on generated development defaults.

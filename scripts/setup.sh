@@ -10,6 +10,7 @@ APT_PACKAGES=()
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || APT_PACKAGES+=(postgresql-15-postgis-3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || APT_PACKAGES+=(python3-venv)
 command -v runuser >/dev/null || APT_PACKAGES+=(util-linux)
+command -v ogrinfo >/dev/null || APT_PACKAGES+=(gdal-bin)  # the OGC API tests read /ogc with GDAL's OAPIF driver
 
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

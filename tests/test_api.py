@@ -41,7 +41,7 @@ def test_region_item(client):
 
 
 @pytest.mark.parametrize(("path", "status"), [
-    ("/regions/999999", 404), ("/regions/abc", 422), ("/regions?level=planet", 422), ("/regions?parent=12", 422),
+    ("/regions/999999", 404), ("/regions/abc", 422), ("/regions?level=planet", 400), ("/regions?parent=12", 400),
 ])
 def test_bad_requests_are_4xx_with_a_reason(client, path, status):
     r = client.get(path)

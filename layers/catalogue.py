@@ -1,0 +1,312 @@
+"""The layer catalogue: the one place a map layer is defined.
+
+A :class:`Layer` names its table, the properties it exposes (with labels and
+types), which of them can be filtered, searched and sorted, its zoom range,
+tile limits, MapLibre style and legend. Resource lists, vector tiles, OGC API
+collections and the web map's legends all read from here; nothing else
+spells out a layer's columns.
+
+Columns are SQLAlchemy column objects of the ORM tables, never strings, so
+queries built from the catalogue bind every value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, true
+
+from geo import vocab
+from geo.models import (
+    Enterprise,
+    HazardUnit,
+    HiddenDanger,
+    ProtectionTarget,
+    Region,
+    RescueTeam,
+    SupplyDepot,
+)
+
+__all__ = ["Field", "Layer", "LAYERS", "RESOURCES", "get_layer", "layer_names", "style_json"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One exposed property: output ``name``, the column, JSON type, labels.
+
+    ``choices`` (a :mod:`geo.vocab` table) makes the field filterable by
+    value and gives the legend its labels.
+    """
+
+    name: str
+    column: Any
+    type: str  # JSON Schema type: string, integer, number, boolean, array
+    zh: str
+    en: str
+    choices: dict | None = None
+    filterable: bool = False
+    sortable: bool = False
+    fmt: str | None = None  # JSON Schema format: date, date-time
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A map layer (and, when ``path`` is set, an HTTP resource)."""
+
+    name: str
+    zh: str
+    en: str
+    model: Any
+    geometry: str  # GeoJSON type family: Point, Polygon (any (Multi)Polygon), Geometry (mixed)
+    fields: tuple[Field, ...]
+    path: str | None = None  # resource path ("/enterprises"); None for map-only layers
+    search: tuple = ()  # columns matched by q (ILIKE contains, or USCC prefix)
+    base_filter: Any = None  # rows that belong on the layer (active, level ...)
+    minzoom: int = 0
+    maxzoom: int = 22
+    thin_below: int | None = None  # points below this zoom are aggregated on a grid
+    max_features: int = 20000  # per tile
+    simplify: bool = False  # polygons simplified per zoom
+    writable: bool = True
+    deleted_status: str | None = None  # soft delete sets status to this (and valid_to)
+    style: dict = field(default_factory=dict)
+    legend: tuple = ()
+    version_tables: tuple[str, ...] = ()
+    temporal: Any = None  # column for OGC ``datetime``
+
+    @property
+    def table(self):
+        return self.model.__table__
+
+    @property
+    def id_column(self):
+        return self.model.__table__.c.adcode if self.model is Region else self.model.__table__.c.id
+
+    @property
+    def geom_column(self):
+        return self.model.__table__.c.geom
+
+    def field(self, name: str) -> Field | None:
+        """The field called ``name``, or None."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def where(self) -> ColumnElement[bool]:
+        """The base filter (rows on the layer), or TRUE."""
+        return true() if self.base_filter is None else self.base_filter
+
+    def tables_for_version(self) -> tuple[str, ...]:
+        """Tables whose change alters this layer's tiles (keys of the tile cache)."""
+        return self.version_tables or (self.table.name,)
+
+
+def _f(model, name, type_, zh, en, **kw) -> Field:
+    return Field(name, getattr(model, name), type_, zh, en, **kw)
+
+
+def _stamps(model) -> tuple[Field, ...]:
+    return (
+        _f(model, "adcode", "string", "行政区划代码", "region code", sortable=True),
+        _f(model, "version", "integer", "版本", "version"),
+        _f(model, "updated_at", "string", "更新时间", "updated", sortable=True, fmt="date-time"),
+        _f(model, "is_public", "boolean", "公开", "public"),
+    )
+
+
+def _legend(choices: dict, colours: dict) -> tuple:
+    return tuple({"value": k, "zh": choices[k][0], "en": choices[k][1], "color": c} for k, c in colours.items())
+
+
+def _match(prop: str, colours: dict, default: str) -> list:
+    expr: list = ["match", ["get", prop]]
+    for k, c in colours.items():
+        expr += [k, c]
+    return expr + [default]
+
+
+RISK_COLOURS = {"red": "#e02020", "orange": "#fa8c16", "yellow": "#fadb14", "blue": "#1677ff"}
+GRADE_COLOURS = {"1": "#a8071a", "2": "#f5222d", "3": "#fa8c16", "4": "#fadb14"}
+DANGER_COLOURS = {"major": "#cf1322", "general": "#faad14"}
+TARGET_COLOURS = {"high_sensitivity": "#722ed1", "important": "#eb2f96", "general_1": "#13c2c2",
+                  "general_2": "#36cfc9", "general_3": "#87e8de"}
+TEAM_COLOUR = "#389e0d"
+DEPOT_COLOUR = "#0958d9"
+_GRADES = {"1": ("一级", "grade 1"), "2": ("二级", "grade 2"), "3": ("三级", "grade 3"), "4": ("四级", "grade 4")}
+
+_E, _H, _D, _T, _R, _S = Enterprise, HazardUnit, HiddenDanger, ProtectionTarget, RescueTeam, SupplyDepot
+
+
+ENTERPRISES = Layer(
+    name="enterprises", zh="企业", en="Enterprises", model=_E, geometry="Point", path="/enterprises",
+    fields=(
+        _f(_E, "uscc", "string", "统一社会信用代码", "USCC"),
+        _f(_E, "name", "string", "名称", "name", sortable=True),
+        _f(_E, "industry", "string", "行业", "industry", choices=vocab.INDUSTRIES, filterable=True),
+        _f(_E, "scale", "string", "规模", "scale", choices=vocab.SCALES, filterable=True),
+        _f(_E, "address", "string", "地址", "address"),
+        _f(_E, "status", "string", "状态", "status", choices=vocab.ENTERPRISE_STATUSES, filterable=True),
+        _f(_E, "risk_colour", "string", "风险等级", "risk colour", choices=vocab.RISK_COLOURS, filterable=True,
+           sortable=True),
+        _f(_E, "data_source", "string", "数据来源", "data source", choices=vocab.DATA_SOURCES, filterable=True),
+        *_stamps(_E),
+    ),
+    search=(_E.name, _E.uscc), base_filter=_E.valid_to.is_(None), minzoom=5, maxzoom=22, thin_below=10,
+    deleted_status="deregistered", temporal=_E.valid_from,
+    style={"type": "circle", "paint": {
+        "circle-color": _match("risk_colour", RISK_COLOURS, "#8c8c8c"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 2, 10, 3, 14, 6],
+        "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.5}},
+    legend=_legend(vocab.RISK_COLOURS, RISK_COLOURS) + ({"value": None, "zh": "未评定", "en": "not rated",
+                                                         "color": "#8c8c8c"},),
+)
+
+HAZARD_UNITS = Layer(
+    name="hazard_units", zh="重大危险源", en="Hazard units", model=_H, geometry="Point", path="/hazard-units",
+    fields=(
+        _f(_H, "enterprise_id", "integer", "企业", "enterprise", filterable=True),
+        _f(_H, "name", "string", "名称", "name", sortable=True),
+        _f(_H, "kind", "string", "单元类型", "kind", choices=vocab.HAZARD_UNIT_KINDS, filterable=True),
+        _f(_H, "s", "number", "S值", "S (Σq/Q)", sortable=True),
+        _f(_H, "r", "number", "R值", "R", sortable=True),
+        _f(_H, "grade", "integer", "危险源等级", "grade", filterable=True, sortable=True),
+        _f(_H, "is_major", "boolean", "重大危险源", "major hazard", filterable=True),
+        _f(_H, "exposed_people_500m", "integer", "500米内人数", "people within 500 m"),
+        _f(_H, "status", "string", "状态", "status", filterable=True),
+        *_stamps(_H),
+    ),
+    search=(_H.name,), base_filter=_H.valid_to.is_(None), minzoom=5, thin_below=9,
+    deleted_status="decommissioned", version_tables=("hazard_units", "hazard_unit_inventory"),
+    style={"type": "circle", "paint": {
+        "circle-color": ["match", ["to-string", ["get", "grade"]], *[x for k, c in GRADE_COLOURS.items()
+                                                                     for x in (k, c)], "#bfbfbf"],
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3, 14, 8],
+        "circle-stroke-color": "#000000", "circle-stroke-width": 1}},
+    legend=_legend(_GRADES, GRADE_COLOURS) + ({"value": None, "zh": "非重大/未评", "en": "not major / unassessed",
+                                               "color": "#bfbfbf"},),
+)
+
+HIDDEN_DANGERS = Layer(
+    name="hidden_dangers", zh="隐患", en="Hidden dangers", model=_D, geometry="Point", path="/hidden-dangers",
+    fields=(
+        _f(_D, "enterprise_id", "integer", "企业", "enterprise", filterable=True),
+        _f(_D, "hazard_unit_id", "integer", "危险源", "hazard unit", filterable=True),
+        _f(_D, "title", "string", "标题", "title", sortable=True),
+        _f(_D, "category", "string", "类别", "category", choices=vocab.DANGER_CATEGORIES, filterable=True),
+        _f(_D, "level", "string", "等级", "level", choices=vocab.DANGER_LEVELS, filterable=True),
+        _f(_D, "status", "string", "状态", "status", choices=vocab.DANGER_STATUSES, filterable=True),
+        _f(_D, "found_on", "string", "发现日期", "found on", sortable=True, fmt="date"),
+        _f(_D, "deadline", "string", "整改期限", "deadline", sortable=True, fmt="date"),
+        _f(_D, "closed_on", "string", "销号日期", "closed on", fmt="date"),
+        _f(_D, "supervising_level", "string", "督办层级", "supervised by", choices=vocab.REGION_LEVELS,
+           filterable=True),
+        *_stamps(_D),
+    ),
+    search=(_D.title,), base_filter=_D.valid_to.is_(None), minzoom=5, thin_below=10, temporal=_D.found_on,
+    style={"type": "circle", "paint": {
+        "circle-color": _match("level", DANGER_COLOURS, "#faad14"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 2, 14, 6],
+        "circle-opacity": ["case", ["==", ["get", "status"], "closed"], 0.35, 0.95]}},
+    legend=_legend(vocab.DANGER_LEVELS, DANGER_COLOURS),
+)
+
+PROTECTION_TARGETS = Layer(
+    name="protection_targets", zh="防护目标", en="Protection targets", model=_T, geometry="Geometry",
+    path="/protection-targets",
+    fields=(
+        _f(_T, "name", "string", "名称", "name", sortable=True),
+        _f(_T, "kind", "string", "类型", "kind", choices=vocab.TARGET_KINDS, filterable=True),
+        _f(_T, "category", "string", "防护类别", "category", choices=vocab.TARGET_CATEGORIES, filterable=True),
+        _f(_T, "population", "integer", "人数", "population", sortable=True),
+        _f(_T, "status", "string", "状态", "status", filterable=True),
+        *_stamps(_T),
+    ),
+    search=(_T.name,), base_filter=_T.valid_to.is_(None), minzoom=8, thin_below=11, simplify=True,
+    deleted_status="removed",
+    style={"type": "circle", "paint": {
+        "circle-color": _match("category", TARGET_COLOURS, "#13c2c2"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 8, 2, 14, 6]}},
+    legend=_legend(vocab.TARGET_CATEGORIES, TARGET_COLOURS),
+)
+
+RESCUE_TEAMS = Layer(
+    name="rescue_teams", zh="救援队伍", en="Rescue teams", model=_R, geometry="Point", path="/rescue-teams",
+    fields=(
+        _f(_R, "name", "string", "名称", "name", sortable=True),
+        _f(_R, "kind", "string", "类型", "kind", choices=vocab.TEAM_KINDS, filterable=True),
+        _f(_R, "headcount", "integer", "人数", "headcount", sortable=True),
+        _f(_R, "capabilities", "array", "能力", "capabilities"),
+        _f(_R, "phone", "string", "电话", "phone"),
+        _f(_R, "status", "string", "状态", "status", filterable=True),
+        *_stamps(_R),
+    ),
+    search=(_R.name,), base_filter=_R.valid_to.is_(None), minzoom=5, deleted_status="disbanded",
+    style={"type": "circle", "paint": {"circle-color": TEAM_COLOUR, "circle-radius": 5,
+                                       "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+    legend=({"value": None, "zh": "救援队伍", "en": "rescue team", "color": TEAM_COLOUR},),
+)
+
+SUPPLY_DEPOTS = Layer(
+    name="supply_depots", zh="物资储备库", en="Supply depots", model=_S, geometry="Point", path="/supply-depots",
+    fields=(
+        _f(_S, "name", "string", "名称", "name", sortable=True),
+        _f(_S, "level", "string", "级别", "level", choices=vocab.DEPOT_LEVELS, filterable=True),
+        _f(_S, "status", "string", "状态", "status", filterable=True),
+        *_stamps(_S),
+    ),
+    search=(_S.name,), base_filter=_S.valid_to.is_(None), minzoom=5, deleted_status="closed",
+    version_tables=("supply_depots", "depot_stock"),
+    style={"type": "circle", "paint": {"circle-color": DEPOT_COLOUR, "circle-radius": 5,
+                                       "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+    legend=({"value": None, "zh": "物资储备库", "en": "supply depot", "color": DEPOT_COLOUR},),
+)
+
+
+def _region_layer(level: str, minzoom: int, maxzoom: int, width: float) -> Layer:
+    zh = vocab.REGION_LEVELS[level][0]
+    return Layer(
+        name=f"regions_{level}", zh=f"行政区划（{zh}）", en=f"Regions ({level})", model=Region, geometry="Polygon",
+        fields=(
+            Field("adcode", Region.adcode, "string", "行政区划代码", "region code", sortable=True),
+            Field("name", Region.name, "string", "名称", "name", sortable=True),
+            Field("level", Region.level, "string", "级别", "level"),
+            Field("parent_adcode", Region.parent_adcode, "string", "上级", "parent"),
+            Field("population", Region.population, "integer", "人口", "population", sortable=True),
+        ),
+        search=(Region.name,), base_filter=Region.level == level,
+        minzoom=minzoom, maxzoom=maxzoom, simplify=True, writable=False, version_tables=("regions",),
+        style={"type": "line", "paint": {"line-color": "#595959", "line-width": width}},
+        legend=({"value": None, "zh": f"{zh}界", "en": f"{level} boundary", "color": "#595959"},),
+    )
+
+
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
+    ENTERPRISES, HAZARD_UNITS, HIDDEN_DANGERS, PROTECTION_TARGETS, RESCUE_TEAMS, SUPPLY_DEPOTS,
+    _region_layer("province", 0, 22, 2.5), _region_layer("city", 4, 22, 1.5), _region_layer("county", 6, 22, 0.8),
+)}
+"""Every map layer by name."""
+
+RESOURCES: dict[str, Layer] = {layer.path.strip("/"): layer for layer in LAYERS.values() if layer.path}
+"""Layers served as HTTP resources, by path segment ("hazard-units")."""
+
+
+def layer_names() -> list[str]:
+    """Names of all layers, catalogue order."""
+    return list(LAYERS)
+
+
+def get_layer(name: str, *, field_name: str = "layer") -> Layer:
+    """The layer called ``name``; :class:`~geo.errors.NotFound` listing the names otherwise."""
+    from geo.errors import NotFound
+
+    layer = LAYERS.get(name)
+    if layer is None:
+        raise NotFound(f"unknown {field_name} {name!r}; known: {', '.join(LAYERS)}")
+    return layer
+
+
+def style_json(layer: Layer) -> dict[str, Any]:
+    """What the web map needs to draw ``layer``: MapLibre style fragment, legend, labels, zooms."""
+    return {"name": layer.name, "title": {"zh": layer.zh, "en": layer.en}, "style": layer.style,
+            "legend": list(layer.legend), "minzoom": layer.minzoom, "maxzoom": layer.maxzoom,
+            "geometry": layer.geometry,
+            "fields": [{"name": f.name, "type": f.type, "zh": f.zh, "en": f.en} for f in layer.fields]}

@@ -1,0 +1,238 @@
+"""The duty officer's spatial questions, in true metres, under row-level security.
+
+- :func:`within`: what lies within R metres of a point or polygon, grouped by layer.
+- :func:`nearest`: the N nearest rescue teams / supply depots (optionally holding an item).
+- :func:`region_stats`: per-region counts at any level.
+
+Distances are geodesic (``geography``, WGS84 spheroid). Every search first
+narrows with a degree box around the target (``&&``, LEAKPROOF, so the GiST
+index works under RLS) that is guaranteed to contain the metric radius,
+then applies ``ST_DWithin`` on geography.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from geoalchemy2 import Geography
+from geoalchemy2.shape import from_shape
+from sqlalchemy import Text, and_, cast, exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from geo.errors import InvalidInput
+from geo.models import (
+    DepotStock,
+    Enterprise,
+    HazardUnit,
+    HiddenDanger,
+    ProtectionTarget,
+    Region,
+    SupplyDepot,
+)
+from geo.validate import parse_geojson_geometry, point_from_lonlat
+from layers.catalogue import LAYERS, RESOURCES, Layer
+from layers.spatial import bbox_overlaps
+
+__all__ = ["within", "nearest", "region_stats", "MAX_RADIUS_M", "NEAREST_KINDS", "WITHIN_LAYERS"]
+
+MAX_RADIUS_M = 50_000.0
+NEAREST_KINDS = ("rescue_teams", "supply_depots")
+WITHIN_LAYERS = tuple(layer.name for layer in RESOURCES.values())
+_M_PER_DEG_LAT = 110_574.0  # the shortest degree of latitude (at the equator) — conservative
+
+
+def _label_column(layer: Layer):
+    return (layer.field("name") or layer.field("title")).column
+
+
+def _degree_box(geom_wkb, radius_m: float, max_abs_lat: float):
+    """A lon/lat box around ``geom`` that surely contains everything within ``radius_m``."""
+    dlat = radius_m / _M_PER_DEG_LAT * 1.01
+    coslat = max(math.cos(math.radians(min(89.0, max_abs_lat + dlat))), 1e-6)
+    dlon = radius_m / (111_320.0 * coslat) * 1.01
+    return func.ST_Expand(func.ST_Envelope(geom_wkb), dlon, dlat)
+
+
+def _target(geometry: Any, lon: Any, lat: Any, crs: str | None):
+    if geometry is not None:
+        return parse_geojson_geometry(geometry, crs=crs, allowed=("Point", "Polygon", "MultiPolygon"))
+    if lon is None or lat is None:
+        raise InvalidInput("geometry", "give lon and lat, or a GeoJSON geometry")
+    return point_from_lonlat(lon, lat, crs=crs, field="lon")
+
+
+def _check_radius(radius_m: Any) -> float:
+    if isinstance(radius_m, bool) or not isinstance(radius_m, (int, float)) or not math.isfinite(radius_m):
+        raise InvalidInput("radius_m", "must be a finite number of metres")
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise InvalidInput("radius_m", f"must be > 0 and at most {MAX_RADIUS_M:.0f} m")
+    return float(radius_m)
+
+
+def within(session: Session, *, radius_m: float, geometry: Any = None, lon: Any = None, lat: Any = None,
+           crs: str | None = None, layers: tuple[str, ...] = WITHIN_LAYERS, limit: int = 200) -> dict[str, Any]:
+    """Everything within ``radius_m`` metres of a point or polygon, by layer, nearest first.
+
+    Each group has ``count`` (all matches) and up to ``limit`` features with
+    ``id``, ``name``, ``distance_m`` (0 inside a polygon) and the point.
+    Protection targets also sum their ``population``.
+    """
+    radius_m = _check_radius(radius_m)
+    shape = _target(geometry, lon, lat, crs)
+    unknown = [name for name in layers if name not in WITHIN_LAYERS]
+    if unknown:
+        raise InvalidInput("layers", f"unknown layer {unknown[0]!r}; allowed: {', '.join(WITHIN_LAYERS)}")
+    g = func.ST_GeomFromWKB(from_shape(shape, srid=4326).data, 4326)
+    max_abs_lat = max(abs(shape.bounds[1]), abs(shape.bounds[3]))
+    box = _degree_box(g, radius_m, max_abs_lat)
+    geog = cast(g, _geography())
+    groups: dict[str, Any] = {}
+    for name in layers:
+        layer = LAYERS[name]
+        col = layer.geom_column
+        dist = func.ST_Distance(cast(col, _geography()), geog).label("distance_m")
+        cond = and_(bbox_overlaps(col, box), func.ST_DWithin(cast(col, _geography()), geog, radius_m),
+                    layer.where())
+        extra = [layer.model.population] if name == "protection_targets" else []
+        page = (select(layer.id_column.label("id"), _label_column(layer).label("name"), dist,
+                       func.ST_X(func.ST_PointOnSurface(col)).label("lon"),
+                       func.ST_Y(func.ST_PointOnSurface(col)).label("lat"), *extra)
+                .where(cond).order_by(dist, layer.id_column).limit(limit))
+        rows = [dict(r) for r in session.execute(page).mappings()]
+        agg = [func.count()]
+        if name == "protection_targets":
+            agg.append(func.coalesce(func.sum(layer.model.population), 0))
+        totals = session.execute(select(*agg).select_from(layer.table).where(cond)).one()
+        for r in rows:
+            r["distance_m"] = round(r["distance_m"], 1)
+        group: dict[str, Any] = {"count": totals[0], "features": rows}
+        if name == "protection_targets":
+            group["population"] = int(totals[1])
+        groups[name] = group
+    return {"radius_m": radius_m, "target": json.loads(json.dumps(shape.__geo_interface__)), "groups": groups}
+
+
+def _geography():
+    return Geography(srid=4326)
+
+
+def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, item: str | None = None,
+            team_kind: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
+    """The ``n`` nearest rescue teams or supply depots (KNN on the GiST index), with geodesic distances.
+
+    ``item`` keeps depots holding that item (quantity > 0) and reports it;
+    ``team_kind`` keeps teams of that kind.
+    """
+    if kind not in NEAREST_KINDS:
+        raise InvalidInput("kind", f"unknown kind {kind!r}; allowed: {', '.join(NEAREST_KINDS)}")
+    if not isinstance(n, int) or not 1 <= n <= 100:
+        raise InvalidInput("n", "must be an integer from 1 to 100")
+    point = point_from_lonlat(lon, lat, crs=crs, field="lon")
+    layer = LAYERS[kind]
+    g = func.ST_SetSRID(func.ST_MakePoint(point.x, point.y), 4326)
+    col = layer.geom_column
+    cols = [layer.id_column.label("id"), _label_column(layer).label("name"), func.ST_X(col).label("lon"),
+            func.ST_Y(col).label("lat")]
+    conds = [layer.where()]
+    if kind == "supply_depots":
+        cols.append(layer.model.level.label("level"))
+        if item is not None:
+            if not isinstance(item, str) or not 0 < len(item) <= 100:
+                raise InvalidInput("item", "must be 1 to 100 characters")
+            stock = (select(func.json_build_object("item", DepotStock.item, "unit", DepotStock.unit,
+                                                   "quantity", DepotStock.quantity))
+                     .where(DepotStock.depot_id == SupplyDepot.id, DepotStock.item == item).scalar_subquery())
+            cols.append(stock.label("stock"))
+            conds.append(exists().where(DepotStock.depot_id == SupplyDepot.id, DepotStock.item == item,
+                                        DepotStock.quantity > 0))
+    else:
+        cols += [layer.model.kind.label("kind"), layer.model.headcount.label("headcount"),
+                 layer.model.phone.label("phone")]
+        if team_kind is not None:
+            allowed = LAYERS["rescue_teams"].field("kind").choices
+            if team_kind not in allowed:
+                raise InvalidInput("team_kind", f"unknown kind {team_kind!r}; allowed: {', '.join(allowed)}")
+            conds.append(layer.model.kind == team_kind)
+    knn = (select(*cols, col.label("g")).where(*conds)
+           .order_by(col.op("<->")(g)).limit(n).subquery("knn"))
+    dist = func.ST_Distance(cast(knn.c.g, _geography()), cast(g, _geography()))
+    stmt = select(*[c for c in knn.c if c.name != "g"], dist.label("distance_m")).order_by(dist, knn.c.id)
+    out = []
+    for row in session.execute(stmt).mappings():
+        r = dict(row)
+        r["distance_m"] = round(r["distance_m"], 1)
+        out.append(r)
+    return out
+
+
+def _region_key(column, level: str):
+    if level == "province":
+        return func.left(column, 2) + literal("0000", Text)
+    if level == "city":
+        return func.left(column, 4) + literal("00", Text)
+    return column
+
+
+def region_stats(session: Session, *, level: str = "county", parent: str | None = None) -> list[dict[str, Any]]:
+    """Per region of ``level`` (optionally under ``parent``): what the caller may see, counted.
+
+    Enterprises by risk colour, hazard units by grade (and major), hidden
+    dangers open / overdue / major-open, protection targets and their population.
+    Rows outside the caller's jurisdiction are not counted (RLS).
+    """
+    if level not in ("province", "city", "county"):
+        raise InvalidInput("level", "must be province, city or county")
+    regions = select(Region.adcode, Region.name, Region.level, Region.parent_adcode).where(Region.level == level)
+    if parent is not None:
+        if not (isinstance(parent, str) and len(parent) == 6 and parent.isdigit()):
+            raise InvalidInput("parent", "must be a 6-digit region code")
+        regions = regions.where(Region.parent_adcode == parent)
+    out = {r.adcode: {"adcode": r.adcode, "name": r.name, "level": r.level, "parent_adcode": r.parent_adcode}
+           for r in session.execute(regions.order_by(Region.adcode))}
+    if not out:
+        return []
+
+    def grouped(model, *aggs):
+        key = _region_key(model.adcode, level).label("key")
+        stmt = select(key, *aggs).where(model.valid_to.is_(None)).group_by(key)
+        return session.execute(stmt).all()
+
+    e = Enterprise
+    for key, *vals in grouped(e, func.count(), *[func.count().filter(e.risk_colour == c)
+                                                for c in ("red", "orange", "yellow", "blue")]):
+        if key in out:
+            total, red, orange, yellow, blue = vals
+            out[key]["enterprises"] = {"total": total, "red": red, "orange": orange, "yellow": yellow, "blue": blue,
+                                       "unrated": total - red - orange - yellow - blue}
+    h = HazardUnit
+    for key, *vals in grouped(h, func.count(), func.count().filter(h.is_major.is_(True)),
+                              *[func.count().filter(h.grade == g) for g in (1, 2, 3, 4)]):
+        if key in out:
+            total, major, g1, g2, g3, g4 = vals
+            out[key]["hazard_units"] = {"total": total, "major": major, "grade_1": g1, "grade_2": g2,
+                                        "grade_3": g3, "grade_4": g4}
+    d = HiddenDanger
+    is_open = d.status != "closed"
+    for key, *vals in grouped(d, func.count(), func.count().filter(is_open),
+                              func.count().filter(and_(is_open, d.deadline < func.current_date())),
+                              func.count().filter(and_(is_open, d.level == "major"))):
+        if key in out:
+            total, open_, overdue, major_open = vals
+            out[key]["hidden_dangers"] = {"total": total, "open": open_, "overdue": overdue, "major_open": major_open}
+    t = ProtectionTarget
+    for key, count, population in grouped(t, func.count(), func.coalesce(func.sum(t.population), 0)):
+        if key in out:
+            out[key]["protection_targets"] = {"total": count, "population": int(population)}
+    empty = {"enterprises": {"total": 0, "red": 0, "orange": 0, "yellow": 0, "blue": 0, "unrated": 0},
+             "hazard_units": {"total": 0, "major": 0, "grade_1": 0, "grade_2": 0, "grade_3": 0, "grade_4": 0},
+             "hidden_dangers": {"total": 0, "open": 0, "overdue": 0, "major_open": 0},
+             "protection_targets": {"total": 0, "population": 0}}
+    rows = []
+    for item in out.values():
+        for k, v in empty.items():
+            item.setdefault(k, dict(v))
+        rows.append(item)
+    return rows
+
