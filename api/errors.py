@@ -37,7 +37,7 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors()[:20]:
             loc = [str(p) for p in err.get("loc", ())]
             where = loc[0] if loc else "request"
-            field = ".".join(loc[1:]) or where
+            field = where if err.get("type") == "json_invalid" else (".".join(loc[1:]) or where)
             detail.append({"field": field, "in": where, "reason": str(err.get("msg", "invalid"))})
         # a malformed selection (query string, headers) is a bad request; a bad body or path is unprocessable
         status = 400 if all(d["in"] in ("query", "header") for d in detail) else 422

@@ -83,12 +83,21 @@ def loads_strict(text: str | bytes, *, field: str = "body") -> Any:
     Traceback (most recent call last):
     ...
     geo.errors.InvalidGeometry: body: JSON must not contain NaN
+    >>> loads_strict('POINT(1 2)', field="geometry")
+    Traceback (most recent call last):
+    ...
+    geo.errors.InvalidGeometry: geometry: not valid JSON: Expecting value at character 0
     """
 
     def _refuse(name: str) -> Any:
         raise InvalidGeometry(field, f"JSON must not contain {name}")
 
-    return json.loads(text, parse_constant=_refuse)
+    try:
+        return json.loads(text, parse_constant=_refuse)
+    except json.JSONDecodeError as exc:
+        raise InvalidGeometry(field, f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except (RecursionError, UnicodeDecodeError):
+        raise InvalidGeometry(field, "not valid JSON (too deeply nested or not UTF-8)") from None
 
 
 def _iter_coords(geom: BaseGeometry) -> np.ndarray:

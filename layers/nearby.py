@@ -175,12 +175,14 @@ def _region_key(column, level: str):
     return column
 
 
-def region_stats(session: Session, *, level: str = "county", parent: str | None = None) -> list[dict[str, Any]]:
+def region_stats(session: Session, *, level: str = "county", parent: str | None = None,
+                 only: str | None = None) -> list[dict[str, Any]]:
     """Per region of ``level`` (optionally under ``parent``): what the caller may see, counted.
 
     Enterprises by risk colour, hazard units by grade (and major), hidden
     dangers open / overdue / major-open, protection targets and their population.
-    Rows outside the caller's jurisdiction are not counted (RLS).
+    Rows outside the caller's jurisdiction are not counted (RLS). ``only``
+    restricts the answer to one region of that level.
     """
     if level not in ("province", "city", "county"):
         raise InvalidInput("level", "must be province, city or county")
@@ -189,6 +191,8 @@ def region_stats(session: Session, *, level: str = "county", parent: str | None 
         if not (isinstance(parent, str) and len(parent) == 6 and parent.isdigit()):
             raise InvalidInput("parent", "must be a 6-digit region code")
         regions = regions.where(Region.parent_adcode == parent)
+    if only is not None:
+        regions = regions.where(Region.adcode == only)
     out = {r.adcode: {"adcode": r.adcode, "name": r.name, "level": r.level, "parent_adcode": r.parent_adcode}
            for r in session.execute(regions.order_by(Region.adcode))}
     if not out:
@@ -197,6 +201,9 @@ def region_stats(session: Session, *, level: str = "county", parent: str | None 
     def grouped(model, *aggs):
         key = _region_key(model.adcode, level).label("key")
         stmt = select(key, *aggs).where(model.valid_to.is_(None)).group_by(key)
+        if only is not None:
+            prefix = {"province": only[:2], "city": only[:4]}.get(level, only)
+            stmt = stmt.where(model.adcode.startswith(prefix, autoescape=True))
         return session.execute(stmt).all()
 
     e = Enterprise

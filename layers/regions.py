@@ -72,4 +72,8 @@ def get_region(session: Session, *, adcode: str) -> dict[str, Any]:
         select(func.count()).select_from(Enterprise).where(Enterprise.adcode.startswith(prefix),
                                                            Enterprise.status != "deregistered")
     ).scalar_one()
+    from layers.nearby import region_stats  # the statistics live with the other spatial questions
+
+    stats = region_stats(session, level=item["level"], parent=item["parent_adcode"], only=adcode)
+    item["stats"] = {k: v for k, v in stats[0].items() if k not in ("adcode", "name", "level", "parent_adcode")}
     return item

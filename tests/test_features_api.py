@@ -260,4 +260,16 @@ def test_nan_and_huge_payloads(wclient):
     r = wclient.post("/rescue-teams", content=json.dumps(NEW_TEAM).replace("12", "NaN", 1), headers=h)
     assert r.status_code == 422
     r = wclient.post("/rescue-teams", content=b"{" + b" " * (5 * 2**20 + 10) + b"}", headers=h)
+    assert r.status_code == 413 and r.json()["detail"][0]["field"] == "body"
+
+    def chunked():  # no Content-Length: counted as it arrives
+        for _ in range(6):
+            yield b" " * 2**20
+
+    r = wclient.post("/rescue-teams", content=chunked(), headers=h)
     assert r.status_code == 413
+
+
+def test_request_ids(wclient):
+    assert wclient.get("/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert len(wclient.get("/health", headers={"X-Request-ID": "bad id\r"}).headers["x-request-id"]) == 32

@@ -112,3 +112,9 @@ def test_nearby_polygon_body_errors(wclient):
                         ({"geometry": {"type": "Point", "coordinates": list(XH)}, "radius_m": 5, "x": 1}, "x")):
         r = wclient.post("/nearby", json=body)
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, r.text
+
+
+def test_region_item_has_its_statistics(wclient):
+    body = wclient.get("/regions/330211", headers=wclient.as_["zhenhai"]).json()
+    assert body["stats"]["enterprises"]["red"] == 1 and body["stats"]["protection_targets"]["population"] >= 5900
+    assert wclient.get("/regions/330211", headers=wclient.as_["xihu"]).json()["stats"]["enterprises"]["total"] == 0
