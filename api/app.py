@@ -6,17 +6,17 @@ and serialise. The app connects as the *app* role (owns nothing, no BYPASSRLS).
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import auth, health, regions, scenarios
+from api.middleware import RequestGuard
+from api.routes import auth, events, features, health, ogc, regions, scenarios, spatial, tiles
 from geo.context import install
 from geo.db import app_url, make_engine, session_factory
 from geo.settings import Settings, get_settings
+from layers.tiles import TileCache
 
 __all__ = ["create_app", "MAX_BODY_BYTES"]
 
@@ -31,7 +31,11 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.engine = engine or make_engine(app_url(settings))
         app.state.sessions = install(session_factory(app.state.engine))
+        live = await events.start_live(app)  # app.state.live: LISTEN/NOTIFY change feed and data versions
+        app.state.tile_cache = TileCache(lambda table: live.version(table) if live.connected else None,
+                                         max_bytes=settings.tile_cache_mb * 2**20)
         yield
+        events.stop_live(app)
         if engine is None:
             app.state.engine.dispose()
 
@@ -44,19 +48,15 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_id_and_size(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(status_code=413, content={
-                "detail": [{"field": "body", "reason": f"payload over {MAX_BODY_BYTES // 2**20} MB"}]})
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES)
 
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(regions.router)
     app.include_router(scenarios.router)
+    app.include_router(events.router)
+    app.include_router(features.router)
+    app.include_router(ogc.router)
+    app.include_router(tiles.router)
+    app.include_router(spatial.router)
     return app

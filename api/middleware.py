@@ -25,12 +25,17 @@ class RequestGuard:
         self.max_body_bytes = max_body_bytes
         self._too_large = json.dumps({"detail": [{"field": "body", "reason":
                                       f"payload over {max_body_bytes // 2**20} MB"}]}).encode()
+        self._nul = json.dumps({"detail": [{"field": "query", "reason": "NUL characters are not allowed"}]}).encode()
 
     async def _reject(self, send, request_id: bytes) -> None:
-        await send({"type": "http.response.start", "status": 413,
+        await self._send_json(send, request_id, 413, self._too_large)
+
+    @staticmethod
+    async def _send_json(send, request_id: bytes, status: int, body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id),
-                                (b"content-length", str(len(self._too_large)).encode())]})
-        await send({"type": "http.response.body", "body": self._too_large})
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -47,6 +52,9 @@ class RequestGuard:
         scope.setdefault("state", {})["request_id"] = request_id.decode()
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await self._reject(send, request_id)
+            return
+        if b"%00" in scope.get("query_string", b""):  # PostgreSQL text cannot hold NUL: refuse it up front
+            await self._send_json(send, request_id, 400, self._nul)
             return
         if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
             # chunked upload: read it here (at most the limit), then replay it to the app

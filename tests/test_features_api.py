@@ -270,6 +270,12 @@ def test_nan_and_huge_payloads(wclient):
     assert r.status_code == 413
 
 
+def test_nul_in_the_query_string_is_400(wclient):
+    for path in ("/enterprises?q=%00", "/supply-depots?item=a%00b"):
+        r = wclient.get(path, headers=wclient.as_["province"])
+        assert r.status_code == 400 and r.json()["detail"][0]["field"] == "query"
+
+
 def test_request_ids(wclient):
     assert wclient.get("/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
     assert len(wclient.get("/health", headers={"X-Request-ID": "bad id\r"}).headers["x-request-id"]) == 32
