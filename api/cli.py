@@ -216,13 +216,13 @@ def serve(
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="benchmark: demo-load or plume")] = "demo-load",
+    name: Annotated[str, typer.Argument(help="benchmark: demo-load, plume or tiles")] = "demo-load",
 ) -> None:
     """Run a benchmark script from benchmarks/ (prints one JSON object)."""
     import runpy
     from pathlib import Path
 
-    scripts = {"demo-load": "demo_load_bench.py", "plume": "plume_bench.py"}
+    scripts = {"demo-load": "demo_load_bench.py", "plume": "plume_bench.py", "tiles": "tiles_bench.py"}
     if name not in scripts:
         raise _fail(f"name: unknown benchmark {name!r}; choose one of {', '.join(scripts)}")
     path = Path(__file__).resolve().parent.parent / "benchmarks" / scripts[name]
