@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = engine or make_engine(app_url(settings))
+        app.state.engine = engine or make_engine(app_url(settings), pool_size=10, max_overflow=10)
         app.state.sessions = install(session_factory(app.state.engine))
         live = await events.start_live(app)  # app.state.live: LISTEN/NOTIFY change feed and data versions
         app.state.tile_cache = TileCache(lambda table: live.version(table) if live.connected else None,

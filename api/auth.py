@@ -25,7 +25,7 @@ from geo.context import RequestContext
 from geo.settings import Settings
 from geo.users import UserRecord, load_active_user
 
-__all__ = ["issue_token", "signing_key", "current_user", "request_context", "CurrentUser", "ContextDep",
+__all__ = ["issue_token", "signing_key", "token_user", "current_user", "request_context", "CurrentUser", "ContextDep",
            "ALGORITHMS"]
 
 ALGORITHMS = ["HS256"]  # the allow-list: 'none' and asymmetric confusion are refused
@@ -54,7 +54,8 @@ def _development_key(path: Path) -> str:
 def issue_token(user: UserRecord, settings: Settings, *, now: float | None = None) -> str:
     """A signed JWT for ``user`` valid ``settings.jwt_ttl_s`` seconds."""
     now = time.time() if now is None else now
-    claims = {"sub": user.username, "uid": user.id, "role": user.role, "aud": settings.jwt_audience,
+    claims = {"sub": user.username, "uid": user.id, "role": user.role, "jur": user.jurisdiction,
+              "ent": user.enterprise_id, "aud": settings.jwt_audience,
               "iss": _ISSUER, "iat": int(now), "exp": int(now) + settings.jwt_ttl_s,
               "jti": uuid.uuid4().hex}
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHMS[0])
@@ -64,8 +65,13 @@ def _unauthorised(reason: str) -> HTTPException:
     return HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> UserRecord | None:
-    """The user of a valid bearer token, None without a token; 401 for a bad one."""
+def token_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> UserRecord | None:
+    """The user a valid bearer token speaks for (signature, ``aud``, ``iss``, ``exp``), None without one.
+
+    No database access: the rights in the token are checked against the user
+    row in the request's own transaction (:func:`geo.context.apply_context`
+    with ``verify``), or by :func:`current_user` where no transaction follows.
+    """
     if token is None:
         return None
     settings: Settings = request.app.state.settings
@@ -77,22 +83,39 @@ def current_user(request: Request, token: Annotated[str | None, Depends(oauth2_s
         raise _unauthorised("token expired") from None
     except jwt.InvalidTokenError:
         raise _unauthorised("invalid token") from None
-    with request.app.state.engine.connect() as conn:
-        user = load_active_user(conn, username=claims["sub"])
+    try:
+        ent = claims["ent"]
+        user = UserRecord(int(claims["uid"]), str(claims["sub"]), str(claims["role"]), str(claims["jur"]),
+                          None if ent is None else int(ent))
+    except (KeyError, TypeError, ValueError):
+        raise _unauthorised("token from an older version: log in again") from None
+    return user
+
+
+def current_user(request: Request, user: Annotated[UserRecord | None, Depends(token_user)]) -> UserRecord | None:
+    """:func:`token_user`, checked against the database now (for routes that open no transaction)."""
     if user is None:
-        raise _unauthorised("user unknown or disabled")
+        return None
+    with request.app.state.engine.connect() as conn:
+        row = load_active_user(conn, username=user.username)
+    if row != user:
+        raise _unauthorised("user unknown, disabled or changed: log in again")
     return user
 
 
 CurrentUser = Annotated[UserRecord | None, Depends(current_user)]
 
 
-def request_context(request: Request, user: CurrentUser) -> RequestContext:
-    """Who is asking, for RLS and the audit log; anonymous requests are ``public``."""
+def request_context(request: Request, user: Annotated[UserRecord | None, Depends(token_user)]) -> RequestContext:
+    """Who is asking, for RLS and the audit log; anonymous requests are ``public``.
+
+    A token's rights are verified by the first statement of the request's
+    transaction (``verify=True``), not by a separate query.
+    """
     request_id = getattr(request.state, "request_id", None)
     if user is None:
         return RequestContext(role="public", jurisdiction="00", actor="anonymous", request_id=request_id)
-    return user.context(request_id)
+    return user.context(request_id, verify=True)
 
 
 ContextDep = Annotated[RequestContext, Depends(request_context)]

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.errors import DatabaseUnavailable, InvalidInput, NotFound, NotPermitted
+from geo.errors import DatabaseUnavailable, InvalidInput, NotAuthenticated, NotFound, NotPermitted
 from geo.users import AuthError
 from layers.editing import StaleVersion
 from layers.features import InvalidQuery
@@ -49,7 +49,8 @@ def install_error_handlers(app: FastAPI) -> None:
                             headers={"ETag": f'"{exc.current}"'})
 
     @app.exception_handler(AuthError)
-    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+    @app.exception_handler(NotAuthenticated)
+    async def _auth(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=401, content={"detail": str(exc)}, headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(PlumeError)

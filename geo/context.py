@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, NotAuthenticated
 
 __all__ = ["RequestContext", "apply_context", "install", "ROLES"]
 
@@ -38,6 +38,7 @@ class RequestContext:
     user_id: int | None = None
     enterprise_id: int | None = None
     request_id: str | None = None
+    verify: bool = False  # check in the same statement that the user still holds these rights (tokens)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -59,14 +60,33 @@ class RequestContext:
         return adcode
 
 
+_VERIFY_AND_SET = text(
+    "SELECT EXISTS (SELECT 1 FROM onemap_login_lookup(:actor) u WHERE u.status = 'active' AND u.id = :uid "
+    "AND u.role = :role AND u.jurisdiction = :jurisdiction AND u.enterprise_id IS NOT DISTINCT FROM :eid), "
+    + _SET.text.removeprefix("SELECT ")
+)
+
+
 def apply_context(conn: Connection | Session, ctx: RequestContext) -> None:
-    """Set the context for the current transaction of ``conn``."""
-    conn.execute(_SET, {
+    """Set the context for the current transaction of ``conn``.
+
+    With ``ctx.verify`` (a context built from a token) the same statement
+    checks that the user is still active with that role, jurisdiction and
+    enterprise; if not, :class:`~geo.errors.NotAuthenticated` — so a disabled
+    user's token stops working at its next request, at no extra round trip.
+    """
+    params = {
         "role": ctx.role, "jurisdiction": ctx.jurisdiction,
         "enterprise_id": "" if ctx.enterprise_id is None else str(ctx.enterprise_id),
         "user_id": "" if ctx.user_id is None else str(ctx.user_id),
         "actor": ctx.actor, "request_id": ctx.request_id or "",
-    })
+    }
+    if not ctx.verify:
+        conn.execute(_SET, params)
+        return
+    ok = conn.execute(_VERIFY_AND_SET, {**params, "uid": ctx.user_id, "eid": ctx.enterprise_id}).scalar()
+    if not ok:
+        raise NotAuthenticated("user unknown, disabled or changed: log in again")
 
 
 def install(factory: sessionmaker) -> sessionmaker:

@@ -71,3 +71,7 @@ class DatabaseUnavailable(GeoError, ConnectionError):
 
 class ClusterError(GeoError, RuntimeError):
     """The project-managed local PostgreSQL cluster could not be set up or started."""
+
+
+class NotAuthenticated(GeoError, PermissionError):
+    """The credentials no longer hold (user disabled, locked out of its role or jurisdiction): HTTP 401."""

@@ -46,9 +46,10 @@ class UserRecord:
     jurisdiction: str
     enterprise_id: int | None
 
-    def context(self, request_id: str | None = None) -> RequestContext:
+    def context(self, request_id: str | None = None, *, verify: bool = False) -> RequestContext:
         return RequestContext(role=self.role, jurisdiction=self.jurisdiction, actor=self.username,
-                              user_id=self.id, enterprise_id=self.enterprise_id, request_id=request_id)
+                              user_id=self.id, enterprise_id=self.enterprise_id, request_id=request_id,
+                              verify=verify)
 
 
 def hash_password(password: str, *, field: str = "password") -> str:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from geo.errors import InvalidInput, NotFound
 from geo.models import DepotStock, HiddenDanger, InventoryRow, Region, SupplyDepot
 from layers.catalogue import Layer
-from layers.spatial import intersects
+from layers.spatial import intersects, serial_plans
 
 __all__ = ["InvalidQuery", "ListQuery", "parse_bbox", "parse_sort", "parse_filters", "parse_datetime", "region_prefix",
            "list_features", "Page", "count_features", "get_feature", "feature_version", "MAX_LIMIT", "DEFAULT_LIMIT",
@@ -305,6 +305,7 @@ def list_features(session: Session, *, layer: Layer, query: ListQuery, geojson: 
             .subquery())
     stmt = select(cast(func.coalesce(func.json_agg(aggregate_order_by(page.c.item, page.c.n)), _EMPTY_ARRAY), Text),
                   func.count(), func.max(page.c.id)).select_from(page)
+    serial_plans(session)
     body, n, last = session.execute(stmt).one()
     return Page(body, n, last if isinstance(last, int) else None)
 

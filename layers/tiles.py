@@ -12,8 +12,8 @@ the GiST index through the LEAKPROOF ``&&`` (see :mod:`layers.spatial`).
   simplified by about a quarter pixel before ``ST_AsMVTGeom``.
 - At most ``layer.max_features`` features per tile.
 - Tile queries run with parallel query off: for dense tiles PostgreSQL
-  otherwise picks a parallel sequential scan 6–8× slower than the serial
-  index scan (measured; see docs/BENCHMARKS.md).
+  otherwise picks a parallel bitmap heap scan 1.7–2.4× slower than the
+  serial index scan (measured on 200,000 points; see docs/BENCHMARKS.md).
 
 :class:`TileCache` keeps encoded tiles keyed by the data version of the
 tables behind the layer and by the caller's visibility (role, jurisdiction),
@@ -40,14 +40,13 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import array as pg_array
 
 from geo.context import RequestContext
 from geo.errors import InvalidInput
 from layers.catalogue import Layer
-from layers.spatial import bbox_overlaps
+from layers.spatial import bbox_overlaps, serial_plans
 
 __all__ = ["EXTENT", "BUFFER", "MAX_ZOOM", "check_tile", "tile_statement", "render_tile", "TileCache",
            "visibility_key", "tile_fields", "TileOutsideMatrix", "tile_bounds_lonlat", "WEB_MERCATOR_HALF_M", "SEVERITY"]
@@ -136,6 +135,7 @@ def _features_statement(layer: Layer):
     inner = (select(ident.label("id"), *_tile_columns(layer),
                     func.ST_AsMVTGeom(shape, b3857, EXTENT, BUFFER, True).label("geom"))
              .where(bbox_overlaps(geom, b4326), layer.where())
+             .order_by(layer.id_column)  # the same features (and bytes) whatever the plan, also when capped
              .limit(bindparam("max_features", type_=Integer))
              .subquery("mvt"))
     return select(func.ST_AsMVT(inner.table_valued(), layer.name, EXTENT, "geom", "id")) \
@@ -168,7 +168,6 @@ def _clusters_statement(layer: Layer):
 
 
 _STATEMENTS: dict[tuple[str, str], object] = {}
-_NO_PARALLEL = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
 
 
 def tile_statement(layer: Layer, *, clustered: bool):
@@ -199,7 +198,7 @@ def render_tile(conn: Connection, *, layer: Layer, z: int, x: int, y: int) -> by
     if z < layer.minzoom or z > layer.maxzoom:
         return b""
     clustered, params = tile_parameters(layer, z, x, y)
-    conn.execute(_NO_PARALLEL)
+    serial_plans(conn)
     data = conn.execute(tile_statement(layer, clustered=clustered), params).scalar()
     return bytes(data) if data is not None else b""
 

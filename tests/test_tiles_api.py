@@ -111,6 +111,9 @@ def test_a_change_through_another_connection_reaches_the_next_tile(wclient, worl
         assert time.monotonic() < deadline, "the new team never appeared in the tile"
         time.sleep(0.05)
     assert r.headers["etag"] != before.headers["etag"]
+    with world_owner_engine.begin() as conn:  # leave the shared world as it was (for other modules' counts)
+        conn.execute(text("UPDATE rescue_teams SET status = 'disbanded', valid_to = now() WHERE id = :i"),
+                     {"i": new_id})
 
 
 def test_tile_queries_run_without_parallel_workers(world_app_engine):
@@ -138,3 +141,24 @@ def test_layer_catalogue_gives_styles_and_legends(wclient):
     assert ent["title"] == {"zh": "企业", "en": "Enterprises"}
     assert [item["value"] for item in ent["legend"]][:4] == ["red", "orange", "yellow", "blue"]
     assert ent["style"]["type"] == "circle" and ent["tilejson"] == "/tiles/enterprises.json"
+
+
+def test_a_disabled_users_token_stops_at_once_on_every_path(wclient, world_owner_engine):
+    from geo.users import create_user
+    from tests.conftest import WORLD_PASSWORD
+
+    with world_owner_engine.begin() as conn:
+        create_user(conn, username="w.soon.gone", password=WORLD_PASSWORD, role="county", adcode="330211")
+    token = wclient.post("/auth/token", data={"username": "w.soon.gone", "password": WORLD_PASSWORD}).json()
+    h = {"Authorization": f"Bearer {token['access_token']}"}
+    z, x, y = tile_of(*ZH, 14)
+    path = f"/tiles/enterprises/{z}/{x}/{y}.mvt"
+    etag = wclient.get(path, headers=h).headers["etag"]  # now cached
+    assert wclient.get("/enterprises", headers=h).status_code == 200
+    with world_owner_engine.begin() as conn:
+        conn.execute(text("UPDATE users SET status = 'disabled', valid_to = now() WHERE username = 'w.soon.gone'"))
+    assert wclient.get(path, headers=h).status_code == 401  # a cached tile is not served to it
+    assert wclient.get(path, headers={**h, "If-None-Match": etag}).status_code == 401
+    assert wclient.get("/enterprises", headers=h).status_code == 401  # checked in the request's transaction
+    assert wclient.get("/auth/me", headers=h).status_code == 401
+    assert wclient.get("/ogc/collections/enterprises/items", headers=h).status_code == 401

@@ -27,7 +27,7 @@ import jwt
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.auth import current_user, oauth2_scheme, request_context
+from api.auth import current_user, oauth2_scheme, request_context, token_user
 from geo.context import RequestContext
 from geo.db import libpq_dsn
 from geo.events import Listener, parse_kinds
@@ -60,7 +60,7 @@ def events_caller(
 ) -> Caller:
     """``ContextDep`` with one more place for the token: the header, else ``?access_token=``."""
     token = header_token or access_token or None
-    ctx = request_context(request, current_user(request, token))
+    ctx = request_context(request, current_user(request, token_user(request, token)))
     expires_at = None
     if token is not None:  # current_user has verified it
         expires_at = float(jwt.decode(token, options={"verify_signature": False})["exp"])

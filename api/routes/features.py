@@ -117,10 +117,16 @@ def _register(layer: Layer, segment: str) -> None:
             raise InvalidInput("cursor", "cursor paging follows id order; drop sort or use offset")
         geojson = wants_geojson(request, f)
         page = list_features(session, layer=layer, query=query, geojson=geojson)
-        count = count_features(session, layer=layer, query=query)
-        headers = {"X-Total-Count": str(count)}
+        if page.n < query.limit and (page.n > 0 or query.offset == 0) and query.after_id is None:
+            count: int | None = query.offset + page.n  # a short page tells the total without counting
+        elif geojson:
+            count = None  # a full GeoJSON page does not pay for count(*); page with limit/offset or cursor
+        else:
+            count = count_features(session, layer=layer, query=query)
+        headers = {} if count is None else {"X-Total-Count": str(count)}
         if geojson:
-            return Response(f'{{"type":"FeatureCollection","numberMatched":{count},"numberReturned":{page.n},'
+            matched = "" if count is None else f'"numberMatched":{count},'
+            return Response(f'{{"type":"FeatureCollection",{matched}"numberReturned":{page.n},'
                             f'"features":{page.body}}}', media_type=GEOJSON, headers=headers)
         tail = ""
         if not query.sort and page.n == query.limit and page.last_id is not None and query.offset == 0:

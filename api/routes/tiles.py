@@ -44,22 +44,31 @@ def tile(request: Request, ctx: ContextDep,
     cache = _cache(request)
     public = ctx.role == "public"
     cache_control = "public, max-age=60" if public else "private, no-cache"
-    entry = None
-    key = None
-    if cache is not None:
-        key = cache.key(lyr, z, x, y, visibility_key(ctx))
-    if key is not None:
-        etag = cache.etag_for(key)
-        if if_none_match and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
-            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control})
-        entry = cache.get(key)
+    key = cache.key(lyr, z, x, y, visibility_key(ctx)) if cache is not None else None
+    if key is not None and not ctx.verify:  # anonymous: answered from memory, no database at all
+        response = _from_cache(cache, key, if_none_match, cache_control)
+        if response is not None:
+            return response
+    with request.app.state.engine.connect() as conn, conn.begin():
+        apply_context(conn, ctx)  # for a token: verifies the user in the same statement (401 if not active)
+        if key is not None:
+            response = _from_cache(cache, key, if_none_match, cache_control)
+            if response is not None:
+                return response
+        data = render_tile(conn, layer=lyr, z=z, x=x, y=y)
+    if key is None:  # data versions unknown (change feed down): never cache
+        return Response(data, media_type=MVT, headers={"Cache-Control": "no-store"})
+    entry = cache.put(key, data)
+    return Response(entry.data, media_type=MVT, headers={"ETag": entry.etag, "Cache-Control": cache_control})
+
+
+def _from_cache(cache: TileCache, key: tuple, if_none_match: str | None, cache_control: str) -> Response | None:
+    etag = cache.etag_for(key)
+    if if_none_match and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control})
+    entry = cache.get(key)
     if entry is None:
-        with request.app.state.engine.connect() as conn, conn.begin():
-            apply_context(conn, ctx)
-            data = render_tile(conn, layer=lyr, z=z, x=x, y=y)
-        if key is None:  # data versions unknown (change feed down): never cache
-            return Response(data, media_type=MVT, headers={"Cache-Control": "no-store"})
-        entry = cache.put(key, data)
+        return None
     return Response(entry.data, media_type=MVT, headers={"ETag": entry.etag, "Cache-Control": cache_control})
 
 
