@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo.errors import DatabaseUnavailable, InvalidInput, NotAuthenticated, NotFound, NotPermitted
 from geo.users import AuthError
-from layers.editing import StaleVersion
+from layers.editing import StaleVersion, VersionRequired
 from layers.features import InvalidQuery
 from layers.tiles import TileOutsideMatrix
 from plume.errors import PlumeError, describe
@@ -22,9 +22,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        status = 428 if exc.field == "If-Match" and "required" in exc.reason else 422
-        if isinstance(exc, InvalidQuery):
-            status = 400
+        status = 428 if isinstance(exc, VersionRequired) else 400 if isinstance(exc, InvalidQuery) else 422
         return JSONResponse(status_code=status, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
 
     @app.exception_handler(TileOutsideMatrix)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, true
 
 from geo import vocab
+from geo.errors import NotFound
 from geo.models import (
     Enterprise,
     HazardUnit,
@@ -28,7 +29,7 @@ from geo.models import (
     SupplyDepot,
 )
 
-__all__ = ["Field", "Layer", "LAYERS", "RESOURCES", "get_layer", "layer_names", "style_json"]
+__all__ = ["Field", "Layer", "LAYERS", "RESOURCES", "get_layer", "style_json"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,7 @@ class Layer:
     maxzoom: int = 22
     thin_below: int | None = None  # points below this zoom are aggregated on a grid
     max_features: int = 20000  # per tile
-    simplify: bool = False  # polygons simplified per zoom
-    writable: bool = True
+    severity: tuple[str, tuple[str, ...]] | None = None  # style key, values most severe first (thinned tiles)
     deleted_status: str | None = None  # soft delete sets status to this (and valid_to)
     style: dict = field(default_factory=dict)
     legend: tuple = ()
@@ -124,6 +124,7 @@ def _match(prop: str, colours: dict, default: str) -> list:
     return expr + [default]
 
 
+# Legend colours, most severe first: the order also ranks thinned tile cells (Layer.severity).
 RISK_COLOURS = {"red": "#e02020", "orange": "#fa8c16", "yellow": "#fadb14", "blue": "#1677ff"}
 GRADE_COLOURS = {"1": "#a8071a", "2": "#f5222d", "3": "#fa8c16", "4": "#fadb14"}
 DANGER_COLOURS = {"major": "#cf1322", "general": "#faad14"}
@@ -151,6 +152,7 @@ ENTERPRISES = Layer(
         *_stamps(_E),
     ),
     search=(_E.name, _E.uscc), base_filter=_E.valid_to.is_(None), minzoom=5, maxzoom=22, thin_below=10,
+    severity=("risk_colour", tuple(RISK_COLOURS)),
     deleted_status="deregistered", temporal=_E.valid_from,
     style={"type": "circle", "paint": {
         "circle-color": _match("risk_colour", RISK_COLOURS, "#8c8c8c"),
@@ -175,6 +177,7 @@ HAZARD_UNITS = Layer(
         *_stamps(_H),
     ),
     search=(_H.name,), base_filter=_H.valid_to.is_(None), minzoom=5, thin_below=9,
+    severity=("grade", tuple(GRADE_COLOURS)),
     deleted_status="decommissioned", version_tables=("hazard_units", "hazard_unit_inventory"),
     style={"type": "circle", "paint": {
         "circle-color": ["match", ["to-string", ["get", "grade"]], *[x for k, c in GRADE_COLOURS.items()
@@ -202,6 +205,7 @@ HIDDEN_DANGERS = Layer(
         *_stamps(_D),
     ),
     search=(_D.title,), base_filter=_D.valid_to.is_(None), minzoom=5, thin_below=10, temporal=_D.found_on,
+    severity=("level", tuple(DANGER_COLOURS)),
     style={"type": "circle", "paint": {
         "circle-color": _match("level", DANGER_COLOURS, "#faad14"),
         "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 2, 14, 6],
@@ -220,7 +224,8 @@ PROTECTION_TARGETS = Layer(
         _f(_T, "status", "string", "状态", "status", filterable=True),
         *_stamps(_T),
     ),
-    search=(_T.name,), base_filter=_T.valid_to.is_(None), minzoom=8, thin_below=11, simplify=True,
+    search=(_T.name,), base_filter=_T.valid_to.is_(None), minzoom=8, thin_below=11,
+    severity=("category", tuple(TARGET_COLOURS)),
     deleted_status="removed",
     style={"type": "circle", "paint": {
         "circle-color": _match("category", TARGET_COLOURS, "#13c2c2"),
@@ -273,7 +278,7 @@ def _region_layer(level: str, minzoom: int, maxzoom: int, width: float) -> Layer
             Field("population", Region.population, "integer", "人口", "population", sortable=True),
         ),
         search=(Region.name,), base_filter=Region.level == level,
-        minzoom=minzoom, maxzoom=maxzoom, simplify=True, writable=False, version_tables=("regions",),
+        minzoom=minzoom, maxzoom=maxzoom, version_tables=("regions",),
         style={"type": "line", "paint": {"line-color": "#595959", "line-width": width}},
         legend=({"value": None, "zh": f"{zh}界", "en": f"{level} boundary", "color": "#595959"},),
     )
@@ -289,15 +294,8 @@ RESOURCES: dict[str, Layer] = {layer.path.strip("/"): layer for layer in LAYERS.
 """Layers served as HTTP resources, by path segment ("hazard-units")."""
 
 
-def layer_names() -> list[str]:
-    """Names of all layers, catalogue order."""
-    return list(LAYERS)
-
-
 def get_layer(name: str, *, field_name: str = "layer") -> Layer:
     """The layer called ``name``; :class:`~geo.errors.NotFound` listing the names otherwise."""
-    from geo.errors import NotFound
-
     layer = LAYERS.get(name)
     if layer is None:
         raise NotFound(f"unknown {field_name} {name!r}; known: {', '.join(LAYERS)}")

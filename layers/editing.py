@@ -36,8 +36,12 @@ from geo.uscc import validate_uscc
 from geo.validate import parse_geojson_geometry
 from layers.catalogue import Layer
 
-__all__ = ["StaleVersion", "create_feature", "update_feature", "delete_feature", "payload_schema",
+__all__ = ["StaleVersion", "VersionRequired", "create_feature", "update_feature", "delete_feature", "payload_schema",
            "CREATE_MODELS", "UPDATE_MODELS"]
+
+
+class VersionRequired(InvalidInput):
+    """A change without the version it was made against (HTTP 428)."""
 
 
 class StaleVersion(GeoError):
@@ -323,7 +327,7 @@ def update_feature(session: Session, *, layer: Layer, feature_id: int, payload: 
 def delete_feature(session: Session, *, layer: Layer, feature_id: int, if_match: int) -> None:
     """Soft delete: ``valid_to = now()`` and the layer's "gone" status; history stays."""
     _check_writer(session)
-    if not layer.writable or layer.name not in CREATE_MODELS:
+    if layer.name not in CREATE_MODELS:
         raise NotPermitted(f"{layer.name} is read-only")
     current = _locked_version(session, layer, feature_id)
     if current != if_match:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -26,7 +26,8 @@ from layers.catalogue import Layer
 from layers.spatial import intersects, serial_plans
 
 __all__ = ["InvalidQuery", "ListQuery", "parse_bbox", "parse_sort", "parse_filters", "parse_datetime", "region_prefix",
-           "list_features", "Page", "count_features", "get_feature", "feature_version", "MAX_LIMIT", "DEFAULT_LIMIT",
+           "list_features", "Page", "count_features", "get_feature", "EXTRA_FILTERS", "filter_names",
+           "filter_parameters", "MAX_LIMIT", "DEFAULT_LIMIT",
            "feature_json_sql", "where_clauses", "encode_cursor", "decode_cursor", "GEOJSON_DECIMALS"]
 
 class InvalidQuery(InvalidInput):
@@ -51,6 +52,37 @@ class ListQuery:
     after_id: int | None = None  # keyset cursor (id order only)
     sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
     interval: tuple[Any, Any] | None = None  # OGC datetime (start, end), None = open
+
+    def selection(self) -> ListQuery:
+        """The same selection without paging, cursor or order (what a count counts)."""
+        return replace(self, limit=DEFAULT_LIMIT, offset=0, after_id=None, sort=())
+
+
+#: Filters beyond the catalogue's filterable fields, per layer: name -> OpenAPI schema and description.
+EXTRA_FILTERS: dict[str, dict[str, tuple[dict, str]]] = {
+    "hidden_dangers": {"overdue": ({"type": "boolean"}, "past the deadline and not closed")},
+    "supply_depots": {"item": ({"type": "string", "maxLength": 100}, "holds this item (quantity > 0)")},
+}
+
+
+def filter_names(layer: Layer) -> list[str]:
+    """Every filter a list of ``layer`` takes: its filterable fields, then its extra filters."""
+    return [f.name for f in layer.fields if f.filterable] + list(EXTRA_FILTERS.get(layer.name, {}))
+
+
+def filter_parameters(layer: Layer) -> list[dict[str, Any]]:
+    """The filters of ``layer`` as OpenAPI query-parameter objects (resources and OGC items share them)."""
+    params = []
+    for fld in layer.fields:
+        if fld.filterable:
+            desc = f"{fld.en} ({fld.zh}); comma-separated values"
+            if fld.choices:
+                desc += f": {', '.join(fld.choices)}, none"
+            params.append({"name": fld.name, "in": "query", "required": False, "schema": {"type": "string"},
+                           "description": desc})
+    for name, (schema, desc) in EXTRA_FILTERS.get(layer.name, {}).items():
+        params.append({"name": name, "in": "query", "required": False, "schema": schema, "description": desc})
+    return params
 
 
 # ---------------------------------------------------------------- parsing
@@ -121,21 +153,23 @@ def _parse_value(layer: Layer, name: str, raw: str) -> Any:
 def parse_filters(layer: Layer, params: dict[str, str]) -> dict[str, tuple]:
     """Filters from query parameters: ``risk_colour=red,orange``; values checked against the vocabulary.
 
-    Extra filters: ``overdue=true`` on hidden dangers, ``item=`` on supply depots.
+    Extra filters (:data:`EXTRA_FILTERS`): ``overdue=true`` on hidden dangers, ``item=`` on supply depots.
     """
     out: dict[str, tuple] = {}
+    extra = EXTRA_FILTERS.get(layer.name, {})
     for name, raw in params.items():
         if raw is None or raw == "":
             continue
-        if name == "overdue" and layer.name == "hidden_dangers":
-            if raw.lower() not in _BOOL:
-                raise InvalidQuery("overdue", "must be true or false")
-            out[name] = (_BOOL[raw.lower()],)
-            continue
-        if name == "item" and layer.name == "supply_depots":
-            if len(raw) > 100:
-                raise InvalidQuery("item", "must be at most 100 characters")
-            out[name] = (raw,)
+        if name in extra:
+            schema = extra[name][0]
+            if schema["type"] == "boolean":
+                if raw.lower() not in _BOOL:
+                    raise InvalidQuery(name, "must be true or false")
+                out[name] = (_BOOL[raw.lower()],)
+            else:
+                if len(raw) > schema["maxLength"]:
+                    raise InvalidQuery(name, f"must be at most {schema['maxLength']} characters")
+                out[name] = (raw,)
             continue
         f = layer.field(name)
         if f is None or not f.filterable:
@@ -312,17 +346,8 @@ def list_features(session: Session, *, layer: Layer, query: ListQuery, geojson: 
 
 def count_features(session: Session, *, layer: Layer, query: ListQuery) -> int:
     """How many rows match (ignoring paging)."""
-    q = ListQuery(bbox=query.bbox, prefix=query.prefix, q=query.q, filters=query.filters, interval=query.interval)
-    stmt = select(func.count()).select_from(layer.table).where(*where_clauses(layer, q))
+    stmt = select(func.count()).select_from(layer.table).where(*where_clauses(layer, query.selection()))
     return session.execute(stmt).scalar_one()
-
-
-def feature_version(session: Session, *, layer: Layer, feature_id: int) -> int:
-    """The row version of a visible feature (for ETag / If-Match); NotFound otherwise."""
-    v = session.execute(select(layer.model.version).where(layer.id_column == feature_id)).scalar()
-    if v is None:
-        raise NotFound(f"{layer.name} {feature_id} not found")
-    return v
 
 
 def get_feature(session: Session, *, layer: Layer, feature_id: int, geojson: bool,

@@ -16,6 +16,7 @@ import json
 import math
 from typing import Any
 
+import shapely
 from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
 from sqlalchemy import Text, and_, cast, exists, func, literal, select
@@ -35,7 +36,7 @@ from geo.validate import parse_geojson_geometry, point_from_lonlat
 from layers.catalogue import LAYERS, RESOURCES, Layer
 from layers.spatial import bbox_overlaps
 
-__all__ = ["within", "nearest", "region_stats", "MAX_RADIUS_M", "NEAREST_KINDS", "WITHIN_LAYERS"]
+__all__ = ["within", "nearest", "knn", "region_stats", "MAX_RADIUS_M", "NEAREST_KINDS", "WITHIN_LAYERS"]
 
 MAX_RADIUS_M = 50_000.0
 NEAREST_KINDS = ("rescue_teams", "supply_depots")
@@ -95,23 +96,26 @@ def within(session: Session, *, radius_m: float, geometry: Any = None, lon: Any 
         dist = func.ST_Distance(cast(col, _geography()), geog).label("distance_m")
         cond = and_(bbox_overlaps(col, box), func.ST_DWithin(cast(col, _geography()), geog, radius_m),
                     layer.where())
-        extra = [layer.model.population] if name == "protection_targets" else []
+        totals = [func.count().over().label("_count")]  # over every match, before the LIMIT: one query
+        extra = []
+        if name == "protection_targets":
+            extra = [layer.model.population]
+            totals.append(func.sum(layer.model.population).over().label("_population"))
+        point = func.ST_PointOnSurface(col)
         page = (select(layer.id_column.label("id"), _label_column(layer).label("name"), dist,
-                       func.ST_X(func.ST_PointOnSurface(col)).label("lon"),
-                       func.ST_Y(func.ST_PointOnSurface(col)).label("lat"), *extra)
+                       func.ST_X(point).label("lon"), func.ST_Y(point).label("lat"), *extra, *totals)
                 .where(cond).order_by(dist, layer.id_column).limit(limit))
         rows = [dict(r) for r in session.execute(page).mappings()]
-        agg = [func.count()]
-        if name == "protection_targets":
-            agg.append(func.coalesce(func.sum(layer.model.population), 0))
-        totals = session.execute(select(*agg).select_from(layer.table).where(cond)).one()
+        count, population = (rows[0]["_count"], rows[0].get("_population")) if rows else (0, 0)
         for r in rows:
             r["distance_m"] = round(r["distance_m"], 1)
-        group: dict[str, Any] = {"count": totals[0], "features": rows}
+            r.pop("_count")
+            r.pop("_population", None)
+        group: dict[str, Any] = {"count": count, "features": rows}
         if name == "protection_targets":
-            group["population"] = int(totals[1])
+            group["population"] = int(population or 0)
         groups[name] = group
-    return {"radius_m": radius_m, "target": json.loads(json.dumps(shape.__geo_interface__)), "groups": groups}
+    return {"radius_m": radius_m, "target": json.loads(shapely.to_geojson(shape)), "groups": groups}
 
 
 def _geography():
@@ -131,11 +135,8 @@ def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, ite
         raise InvalidInput("n", "must be an integer from 1 to 100")
     point = point_from_lonlat(lon, lat, crs=crs, field="lon")
     layer = LAYERS[kind]
-    g = func.ST_SetSRID(func.ST_MakePoint(point.x, point.y), 4326)
-    col = layer.geom_column
-    cols = [layer.id_column.label("id"), _label_column(layer).label("name"), func.ST_X(col).label("lon"),
-            func.ST_Y(col).label("lat")]
-    conds = [layer.where()]
+    cols = []
+    conds = []
     if kind == "supply_depots":
         cols.append(layer.model.level.label("level"))
         if item is not None:
@@ -155,16 +156,27 @@ def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, ite
             if team_kind not in allowed:
                 raise InvalidInput("team_kind", f"unknown kind {team_kind!r}; allowed: {', '.join(allowed)}")
             conds.append(layer.model.kind == team_kind)
-    knn = (select(*cols, col.label("g")).where(*conds)
-           .order_by(col.op("<->")(g)).limit(n).subquery("knn"))
-    dist = func.ST_Distance(cast(knn.c.g, _geography()), cast(g, _geography()))
-    stmt = select(*[c for c in knn.c if c.name != "g"], dist.label("distance_m")).order_by(dist, knn.c.id)
-    out = []
-    for row in session.execute(stmt).mappings():
-        r = dict(row)
-        r["distance_m"] = round(r["distance_m"], 1)
-        out.append(r)
-    return out
+    return knn(session, layer=layer, lon=point.x, lat=point.y, n=n, columns=cols, where=conds)
+
+
+def knn(session: Session, *, layer: Layer, lon: float, lat: float, n: int, columns=(), where=()
+        ) -> list[dict[str, Any]]:
+    """The ``n`` rows of ``layer`` nearest to (lon, lat), nearest first, with geodesic ``distance_m``.
+
+    The GiST index picks the candidates (``<->``, LEAKPROOF so it works under
+    RLS); they are then ordered by their true distance on the spheroid. Rows
+    have ``id``, ``name``, ``lon``, ``lat``, the extra ``columns`` (labelled)
+    and ``distance_m`` (0.1 m).
+    """
+    g = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    col = layer.geom_column
+    candidates = (select(layer.id_column.label("id"), _label_column(layer).label("name"), *columns,
+                         func.ST_X(col).label("lon"), func.ST_Y(col).label("lat"), col.label("g"))
+                  .where(layer.where(), *where).order_by(col.op("<->")(g)).limit(n).subquery("knn"))
+    dist = func.ST_Distance(cast(candidates.c.g, _geography()), cast(g, _geography()))
+    stmt = (select(*[c for c in candidates.c if c.name != "g"], dist.label("distance_m"))
+            .order_by(dist, candidates.c.id))
+    return [{**row, "distance_m": round(row["distance_m"], 1)} for row in session.execute(stmt).mappings()]
 
 
 def _region_key(column, level: str):

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInput, NotFound
-from geo.models import Enterprise, Region
+from geo.models import Region
 from geo.vocab import REGION_LEVELS
+from layers.nearby import region_stats
 
 __all__ = ["list_regions", "get_region"]
 
@@ -57,7 +58,7 @@ def list_regions(session: Session, *, level: str | None = None, parent: str | No
 
 
 def get_region(session: Session, *, adcode: str) -> dict[str, Any]:
-    """One region with its geometry, children and enterprise count."""
+    """One region with its geometry, children, enterprise count and statistics (what the caller may see)."""
     _check_adcode(adcode, "adcode")
     row = session.execute(
         select(*_FIELDS, func.ST_AsGeoJSON(Region.geom, 6).label("geometry")).where(Region.adcode == adcode)
@@ -66,14 +67,8 @@ def get_region(session: Session, *, adcode: str) -> dict[str, Any]:
         raise NotFound(f"region {adcode} not found")
     item = dict(row)
     item["geometry"] = json.loads(item["geometry"])
-    prefix = {"province": adcode[:2], "city": adcode[:4]}.get(item["level"], adcode)
     item["children"] = [c["adcode"] for c in list_regions(session, parent=adcode)]
-    item["enterprises"] = session.execute(
-        select(func.count()).select_from(Enterprise).where(Enterprise.adcode.startswith(prefix),
-                                                           Enterprise.status != "deregistered")
-    ).scalar_one()
-    from layers.nearby import region_stats  # the statistics live with the other spatial questions
-
     stats = region_stats(session, level=item["level"], parent=item["parent_adcode"], only=adcode)
     item["stats"] = {k: v for k, v in stats[0].items() if k not in ("adcode", "name", "level", "parent_adcode")}
+    item["enterprises"] = item["stats"]["enterprises"]["total"]  # not deregistered (valid_to IS NULL)
     return item

@@ -25,6 +25,8 @@ import plume
 from geo.errors import NotFound
 from geo.models import Enterprise, HazardUnit, ProtectionTarget, RescueTeam, Scenario, SupplyDepot
 from geo.registry import db_errors
+from layers.catalogue import LAYERS
+from layers.nearby import knn
 from layers.spatial import intersects
 
 __all__ = ["analyse_impact", "save_scenario", "get_scenario", "run_and_save"]
@@ -72,21 +74,18 @@ def _zone_impact(session: Session, zone) -> dict[str, Any]:
     }
 
 
-def _nearest(session: Session, model, source, exclude, n: int, extra=()) -> list[dict[str, Any]]:
-    distance = func.ST_Distance(cast(model.geom, Geography), cast(source, Geography))
-    where = [model.status == "active"]
-    if exclude is not None:
-        where.append(not_(func.ST_Intersects(model.geom, exclude)))
-    stmt = (select(model.id, model.name, *extra, model.adcode, distance.label("distance_m"),
-                   func.ST_X(model.geom).label("lon"), func.ST_Y(model.geom).label("lat"))
-            .where(*where).order_by(model.geom.op("<->")(source)).limit(n))
-    return [{**dict(r), "distance_m": round(float(r.distance_m), 1)} for r in session.execute(stmt).mappings()]
+def _help_outside(session: Session, layer_name: str, source: plume.Scenario, exclude, n: int,
+                  columns) -> list[dict[str, Any]]:
+    """The ``n`` nearest teams or depots to the source that lie outside ``exclude`` (the AEGL-2 zone)."""
+    layer = LAYERS[layer_name]
+    where = [] if exclude is None else [not_(func.ST_Intersects(layer.geom_column, exclude))]
+    return knn(session, layer=layer, lon=source.source_lon, lat=source.source_lat, n=n,
+               columns=(*columns, layer.model.adcode), where=where)
 
 
 def analyse_impact(session: Session, *, result: plume.Result, nearest: int = 5) -> dict[str, Any]:
     """Impact of a plume result: per zone, and help outside the AEGL-2 zone."""
     s = result.scenario
-    source = func.ST_SetSRID(func.ST_MakePoint(s.source_lon, s.source_lat), 4326)
     zones = []
     exclude = None
     for z in sorted(result.zones, key=lambda z: -z.tier):
@@ -103,9 +102,9 @@ def analyse_impact(session: Session, *, result: plume.Result, nearest: int = 5) 
         exclude = _geom(serious[0].geometry_wgs84.wkt) if serious else None
     return {
         "zones": zones,
-        "nearest_rescue_teams": _nearest(session, RescueTeam, source, exclude, nearest,
-                                         (RescueTeam.kind, RescueTeam.headcount, RescueTeam.capabilities)),
-        "nearest_supply_depots": _nearest(session, SupplyDepot, source, exclude, nearest, (SupplyDepot.level,)),
+        "nearest_rescue_teams": _help_outside(session, "rescue_teams", s, exclude, nearest,
+                                              (RescueTeam.kind, RescueTeam.headcount, RescueTeam.capabilities)),
+        "nearest_supply_depots": _help_outside(session, "supply_depots", s, exclude, nearest, (SupplyDepot.level,)),
         "outside_zone": "tier 2 (AEGL-2 or its stand-in)" if exclude is not None else None,
     }
 

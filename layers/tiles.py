@@ -49,7 +49,7 @@ from layers.catalogue import Layer
 from layers.spatial import bbox_overlaps, serial_plans
 
 __all__ = ["EXTENT", "BUFFER", "MAX_ZOOM", "check_tile", "tile_statement", "render_tile", "TileCache",
-           "visibility_key", "tile_fields", "TileOutsideMatrix", "tile_bounds_lonlat", "WEB_MERCATOR_HALF_M", "SEVERITY"]
+           "visibility_key", "tile_fields", "TileOutsideMatrix", "WEB_MERCATOR_HALF_M"]
 
 EXTENT = 4096  # tile units
 BUFFER = 64  # tile units around the tile (labels, strokes)
@@ -57,14 +57,6 @@ MAX_ZOOM = 22
 WEB_MERCATOR_HALF_M = 20037508.342789244
 _WORLD_M = 2 * WEB_MERCATOR_HALF_M
 CLUSTER_CELLS = 64  # a thinned tile has at most 64 × 64 cells
-
-#: Most severe first: the value a thinned cell shows (the same style then colours it).
-SEVERITY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "enterprises": ("risk_colour", ("red", "orange", "yellow", "blue")),
-    "hazard_units": ("grade", ("1", "2", "3", "4")),
-    "hidden_dangers": ("level", ("major", "general")),
-    "protection_targets": ("category", ("high_sensitivity", "important", "general_1", "general_2", "general_3")),
-}
 
 _SKIP_IN_TILES = {"version", "updated_at", "is_public", "address", "uscc", "data_source"}
 
@@ -87,18 +79,6 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise TileOutsideMatrix("x", f"must be between 0 and {n - 1} at zoom {z}, got {x}")
     if not 0 <= y < n:
         raise TileOutsideMatrix("y", f"must be between 0 and {n - 1} at zoom {z}, got {y}")
-
-
-def tile_bounds_lonlat(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """WGS84 bounds of a tile (for tests and TileJSON)."""
-    import math
-
-    n = 1 << z
-
-    def lat(yy: int) -> float:
-        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * yy / n))))
-
-    return (x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y))
 
 
 def _envelopes():
@@ -150,16 +130,16 @@ def _clusters_statement(layer: Layer):
     gx = func.floor(func.ST_X(merc) / cell)
     gy = func.floor(func.ST_Y(merc) / cell)
     cols = [func.count().label("count"), literal_column("true").label("cluster")]
-    if layer.name in SEVERITY:
-        name, order = SEVERITY[layer.name]
+    if layer.severity is not None:
+        name, order = layer.severity
         col = cast(layer.field(name).column, Text)
         cols.append(func.min(func.array_position(pg_array(order, type_=Text), col)).label("_rank"))
     grouped = (select(*cols, func.ST_Centroid(func.ST_Collect(merc)).label("centre"))
                .where(bbox_overlaps(geom, b4326), layer.where())
                .group_by(gx, gy).subquery("cells"))
     out_cols = [grouped.c.count, grouped.c.cluster]
-    if layer.name in SEVERITY:
-        name, order = SEVERITY[layer.name]
+    if layer.severity is not None:
+        name, order = layer.severity
         out_cols.append(pg_array(order, type_=Text)[grouped.c._rank].label(name))
     inner = (select(*out_cols, func.ST_AsMVTGeom(grouped.c.centre, b3857, EXTENT, BUFFER, True).label("geom"))
              .limit(bindparam("max_features", type_=Integer)).subquery("mvt"))

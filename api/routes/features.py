@@ -9,22 +9,24 @@ of their row version; updates and deletes need ``If-Match`` with it.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from api.deps import SessionDep
-from geo.errors import InvalidInput
+from api.etags import etag_matches, etag_version
 from layers.catalogue import RESOURCES, Layer
 from layers.editing import create_feature, delete_feature, payload_schema, update_feature
 from layers.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    InvalidQuery,
     ListQuery,
     count_features,
     decode_cursor,
     encode_cursor,
+    filter_names,
+    filter_parameters,
     get_feature,
     list_features,
     parse_bbox,
@@ -33,7 +35,7 @@ from layers.features import (
     region_prefix,
 )
 
-__all__ = ["router", "wants_geojson", "GEOJSON", "Paging", "PagingDep", "etag_version"]
+__all__ = ["router", "wants_geojson", "GEOJSON", "Paging", "PagingDep"]
 
 GEOJSON = "application/geo+json"
 router = APIRouter()
@@ -57,50 +59,17 @@ class Paging:
         self.limit, self.offset = limit, offset
         self.after_id = decode_cursor(cursor)
         if self.after_id is not None and offset:
-            raise InvalidInput("cursor", "use either cursor or offset, not both")
+            raise InvalidQuery("cursor", "use either cursor or offset, not both")
 
 
 PagingDep = Annotated[Paging, Depends()]
 
-_ETAG = re.compile(r'^(?:W/)?"v?(\d{1,18})"$')
-
-
-def etag_version(value: str | None, *, required: bool = True) -> int | None:
-    """The row version in an ``If-Match`` header (``"3"``)."""
-    if value is None or value == "":
-        if required:
-            raise InvalidInput("If-Match", 'required: send the ETag of the version you edited, e.g. If-Match: "3"')
-        return None
-    m = _ETAG.match(value.strip())
-    if not m:
-        raise InvalidInput("If-Match", 'must be an ETag as sent by GET, e.g. "3"')
-    return int(m.group(1))
-
-
-def _filter_parameters(layer: Layer) -> list[dict]:
-    params = []
-    for fld in layer.fields:
-        if fld.filterable:
-            schema: dict[str, Any] = {"type": "string"}
-            desc = f"{fld.en} ({fld.zh}); comma-separated values"
-            if fld.choices:
-                desc += f": {', '.join(fld.choices)}, none"
-            params.append({"name": fld.name, "in": "query", "required": False, "schema": schema, "description": desc})
-    if layer.name == "hidden_dangers":
-        params.append({"name": "overdue", "in": "query", "required": False, "schema": {"type": "boolean"},
-                       "description": "past the deadline and not closed"})
-    if layer.name == "supply_depots":
-        params.append({"name": "item", "in": "query", "required": False, "schema": {"type": "string"},
-                       "description": "holds this item (quantity > 0)"})
-    return params
-
-
 def _register(layer: Layer, segment: str) -> None:
     tag = segment
-    filter_names = [p["name"] for p in _filter_parameters(layer)]
+    filters_of_layer = filter_names(layer)
 
     @router.get(f"/{segment}", tags=[tag], name=f"list_{layer.name}", summary=f"List {layer.en.lower()}",
-                openapi_extra={"parameters": _filter_parameters(layer)},
+                openapi_extra={"parameters": filter_parameters(layer)},
                 responses={200: {"content": {"application/json": {}, GEOJSON: {}}}})
     def list_(request: Request, session: SessionDep, paging: PagingDep,
               bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (WGS84)")] = None,
@@ -109,12 +78,12 @@ def _register(layer: Layer, segment: str) -> None:
               q: Annotated[str | None, Query(max_length=100, description="name (or USCC) contains")] = None,
               sort: Annotated[str | None, Query(max_length=200, description="fields, - for descending")] = None,
               f: Annotated[Literal["json", "geojson"] | None, Query()] = None) -> Response:
-        filters = parse_filters(layer, {k: request.query_params.get(k) for k in filter_names})
+        filters = parse_filters(layer, {k: request.query_params.get(k) for k in filters_of_layer})
         query = ListQuery(bbox=parse_bbox(bbox), prefix=region_prefix(session, adcode), q=q or None,
                           filters=filters, limit=paging.limit, offset=paging.offset, after_id=paging.after_id,
                           sort=parse_sort(layer, sort))
         if query.after_id is not None and query.sort:
-            raise InvalidInput("cursor", "cursor paging follows id order; drop sort or use offset")
+            raise InvalidQuery("cursor", "cursor paging follows id order; drop sort or use offset")
         geojson = wants_geojson(request, f)
         page = list_features(session, layer=layer, query=query, geojson=geojson)
         if page.n < query.limit and (page.n > 0 or query.offset == 0) and query.after_id is None:
@@ -142,7 +111,7 @@ def _register(layer: Layer, segment: str) -> None:
         geojson = wants_geojson(request, f)
         body, version = get_feature(session, layer=layer, feature_id=feature_id, geojson=geojson)
         etag = f'"{version}"'
-        if if_none_match and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+        if etag_matches(if_none_match, etag):
             return Response(status_code=304, headers={"ETag": etag})
         return Response(body, media_type=GEOJSON if geojson else "application/json",
                         headers={"ETag": etag, "Cache-Control": "private, no-cache"})

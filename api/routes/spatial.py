@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep
-from geo.errors import InvalidInput
 from layers.features import region_prefix
 from layers.nearby import MAX_RADIUS_M, WITHIN_LAYERS, nearest, region_stats, within
 
@@ -18,13 +18,23 @@ Lat = Annotated[float, Query(ge=-90, le=90, description="latitude")]
 
 
 def _layers(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return WITHIN_LAYERS
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    for name in names:
-        if name not in WITHIN_LAYERS:
-            raise InvalidInput("layers", f"unknown layer {name!r}; allowed: {', '.join(WITHIN_LAYERS)}")
-    return names
+    """``a,b`` → ("a", "b"); :func:`layers.nearby.within` checks the names."""
+    names = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    return names or WITHIN_LAYERS
+
+
+class NearbyBody(BaseModel):
+    """``POST /nearby``: a GeoJSON geometry and a radius."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "geometry": {"type": "Polygon", "coordinates": [[[121.6, 29.95], [121.7, 29.95], [121.7, 30.0],
+                                                         [121.6, 30.0], [121.6, 29.95]]]},
+        "radius_m": 1000, "layers": ["protection_targets", "rescue_teams"]}})
+    geometry: dict = Field(description="GeoJSON Point, Polygon or MultiPolygon")
+    radius_m: float = Field(gt=0, le=MAX_RADIUS_M, description="metres (geodesic)")
+    layers: list[str] | None = Field(None, max_length=len(WITHIN_LAYERS), description=", ".join(WITHIN_LAYERS))
+    limit: int = Field(200, ge=1, le=1000, description="features listed per layer")
+    crs: str | None = Field(None, max_length=40)
 
 
 @router.get("/nearby")
@@ -37,36 +47,11 @@ def nearby(session: SessionDep, lon: Lon, lat: Lat,
     return within(session, radius_m=radius_m, lon=lon, lat=lat, crs=crs, layers=_layers(layers), limit=limit)
 
 
-@router.post("/nearby", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "required": ["geometry", "radius_m"], "properties": {
-        "geometry": {"type": "object", "description": "GeoJSON Point, Polygon or MultiPolygon"},
-        "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_M},
-        "layers": {"type": "array", "items": {"type": "string", "enum": list(WITHIN_LAYERS)}},
-        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "crs": {"type": "string"}}},
-    "example": {"geometry": {"type": "Polygon", "coordinates": [[[121.6, 29.95], [121.7, 29.95], [121.7, 30.0],
-                                                               [121.6, 30.0], [121.6, 29.95]]]},
-                "radius_m": 1000, "layers": ["protection_targets", "rescue_teams"]}}}}})
-def nearby_geometry(session: SessionDep, payload: Annotated[Any, Body()]) -> dict:
+@router.post("/nearby")
+def nearby_geometry(session: SessionDep, payload: NearbyBody) -> dict:
     """What lies within ``radius_m`` metres of a GeoJSON geometry (0 m inside a polygon)."""
-    if not isinstance(payload, dict):
-        raise InvalidInput("body", "must be a JSON object with geometry and radius_m")
-    unknown = set(payload) - {"geometry", "radius_m", "layers", "limit", "crs"}
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "unknown field; allowed: geometry, radius_m, layers, limit, crs")
-    layers = payload.get("layers")
-    if layers is not None and (not isinstance(layers, list) or not all(isinstance(x, str) for x in layers)):
-        raise InvalidInput("layers", "must be a list of layer names")
-    limit = payload.get("limit", 200)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise InvalidInput("limit", "must be an integer from 1 to 1000")
-    crs = payload.get("crs")
-    if crs is not None and not isinstance(crs, str):
-        raise InvalidInput("crs", "must be a string")
-    if "geometry" not in payload:
-        raise InvalidInput("geometry", "is required")
-    return within(session, radius_m=payload.get("radius_m"), geometry=payload["geometry"], crs=crs,
-                  layers=_layers(",".join(layers)) if layers else WITHIN_LAYERS, limit=limit)
+    return within(session, radius_m=payload.radius_m, geometry=payload.geometry, crs=payload.crs,
+                  layers=tuple(payload.layers or WITHIN_LAYERS), limit=payload.limit)
 
 
 @router.get("/nearest")

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from api.deps import ContextDep
+from api.etags import etag_matches
 from geo.context import apply_context
 from layers.catalogue import LAYERS, get_layer, style_json
 from layers.tiles import MAX_ZOOM, TileCache, check_tile, render_tile, tile_fields, visibility_key
@@ -64,7 +65,7 @@ def tile(request: Request, ctx: ContextDep,
 
 def _from_cache(cache: TileCache, key: tuple, if_none_match: str | None, cache_control: str) -> Response | None:
     etag = cache.etag_for(key)
-    if if_none_match and etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]:
+    if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control})
     entry = cache.get(key)
     if entry is None:
