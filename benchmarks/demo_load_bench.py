@@ -20,37 +20,24 @@ import statistics
 import time
 from datetime import date
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from data.demo import load_demo
 from data.synthetic import build_registry
 from geo.bulk import copy_rows
-from geo.db import admin_url, libpq_dsn, make_engine, owner_url, with_database
-from geo.migrate import upgrade
+from geo.databases import create_database, drop_database
+from geo.db import make_engine
 from geo.models import Enterprise
-from geo.pgcluster import LocalCluster, bootstrap_database
+from geo.pgcluster import LocalCluster
 from geo.regions import read_province
 from geo.settings import Settings
 
 
 def _fresh_db(settings: Settings) -> tuple[str, object]:
     name = f"onemap_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq_dsn(admin_url(settings)), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(name), sql.Identifier(owner_url(settings).username)))
-    with psycopg.connect(libpq_dsn(with_database(admin_url(settings), name)), autocommit=True) as conn:
-        bootstrap_database(conn, settings)
-    url = with_database(owner_url(settings), name)
-    upgrade(url, app_role=settings.app_role)
+    url, _ = create_database(settings, name)
     return name, url
-
-
-def _drop(settings: Settings, name: str) -> None:
-    with psycopg.connect(libpq_dsn(admin_url(settings)), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def main() -> None:
@@ -117,7 +104,7 @@ def main() -> None:
         print(json.dumps(result, ensure_ascii=False))
     finally:
         engine.dispose()
-        _drop(settings, name)
+        drop_database(settings, name)
 
 
 if __name__ == "__main__":

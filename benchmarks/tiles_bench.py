@@ -89,9 +89,9 @@ from rich.console import Console  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import URL  # noqa: E402
 
+from geo.databases import create_database, drop_database  # noqa: E402
 from geo.db import admin_url, app_url, libpq_dsn, make_engine, owner_url, with_database  # noqa: E402
-from geo.migrate import upgrade  # noqa: E402
-from geo.pgcluster import LocalCluster, bootstrap_database, ensure_roles  # noqa: E402
+from geo.pgcluster import LocalCluster  # noqa: E402
 from geo.settings import Settings  # noqa: E402
 
 console = Console(stderr=True, highlight=False)
@@ -150,24 +150,6 @@ def r3(x: float | None) -> float | None:
 # ----------------------------------------------------------------------------- databases
 
 
-def create_database(settings: Settings, name: str) -> tuple[URL, URL]:
-    """Create and migrate ``name`` like tests/conftest.py's ThrowawayDB; (owner URL, app URL)."""
-    admin = admin_url(settings)
-    owner = owner_url(settings)
-    with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
-        if settings.uses_local_cluster:
-            creds = LocalCluster(settings).credentials()
-            ensure_roles(conn, settings, owner_password=creds.owner, app_password=creds.app)
-        conn.execute(psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psql.Identifier(name)))
-        conn.execute(psql.SQL("CREATE DATABASE {} OWNER {}").format(
-            psql.Identifier(name), psql.Identifier(owner.username)))
-    with psycopg.connect(libpq_dsn(with_database(admin, name)), autocommit=True) as conn:
-        bootstrap_database(conn, settings)
-    owner_db = with_database(owner, name)
-    upgrade(owner_db, app_role=settings.app_role)
-    return owner_db, with_database(app_url(settings), name)
-
-
 def database_ready(settings: Settings, name: str) -> bool:
     with psycopg.connect(libpq_dsn(admin_url(settings)), autocommit=True) as conn:
         row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
@@ -179,11 +161,6 @@ def mark_ready(owner: URL, name: str) -> None:
     with psycopg.connect(libpq_dsn(owner), autocommit=True) as conn:
         conn.execute(psql.SQL("COMMENT ON DATABASE {} IS {}").format(psql.Identifier(name),
                                                                     psql.Literal(READY_MARK)))
-
-
-def drop_database(settings: Settings, name: str) -> None:
-    with psycopg.connect(libpq_dsn(admin_url(settings)), autocommit=True) as conn:
-        conn.execute(psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psql.Identifier(name)))
 
 
 def _build_big_registry(n: int) -> dict:
@@ -273,7 +250,7 @@ def setup_databases(settings: Settings, args, timings: dict) -> list[BenchDB]:
         future = pool.submit(_build_big_registry, big.enterprises) if big else None
         for db in todo:
             t = time.perf_counter()
-            create_database(settings, db.name)
+            create_database(settings, db.name, replace=True)
             timings[f"create_and_migrate_{db.key}_s"] = round(time.perf_counter() - t, 1)
         demo = next((d for d in todo if d.key == "demo"), None)
         if demo:

@@ -59,9 +59,9 @@ def _refuse_if_real(conn) -> None:
 def demo_present(engine: Engine, *, n_enterprises: int) -> bool:
     """True when the regions and a synthetic registry of ``n_enterprises`` are loaded."""
     with engine.connect() as conn:
-        regions = conn.execute(text("SELECT count(*) FROM regions")).scalar()
-        synthetic = conn.execute(text("SELECT count(*) FROM enterprises WHERE data_source = 'synthetic'")).scalar()
-        total = conn.execute(text("SELECT count(*) FROM enterprises")).scalar()
+        regions, synthetic, total = conn.execute(text(
+            "SELECT (SELECT count(*) FROM regions), count(*) FILTER (WHERE data_source = 'synthetic'), count(*) "
+            "FROM enterprises")).one()
     return regions == 102 and synthetic == total == n_enterprises
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 
 from data.zhejiang import CITY_POPULATION_2020, county_weight
+from geo.crs import transformer
 from geo.regions import RegionRecord
 from geo.uscc import org_code_check_char, uscc_check_char
 
@@ -144,9 +144,6 @@ class Registry:
     tables: dict[str, tuple[list[str], list[tuple]]] = field(default_factory=dict)
     county_population: dict[str, int] = field(default_factory=dict)
 
-    def count(self, table: str) -> int:
-        return len(self.tables[table][1])
-
 
 class CountyIndex:
     """Point-in-county lookups for the builder (same rule as the database: lowest adcode wins)."""
@@ -181,7 +178,7 @@ def county_populations(counties: list[RegionRecord]) -> dict[str, int]:
 
     The parts of a city sum exactly to its census total.
     """
-    to_aea = Transformer.from_crs("EPSG:4326", _AEA_CHINA, always_xy=True)
+    to_aea = transformer("EPSG:4326", _AEA_CHINA)
     out: dict[str, int] = {}
     by_city: dict[str, list[RegionRecord]] = {}
     for r in counties:
@@ -290,6 +287,9 @@ def build_registry(
     names = {r.adcode: r.name for r in regions}
     index = CountyIndex(counties)
     cty = index.counties
+    seat = {}  # city adcode -> its county with the lowest adcode (the county seat)
+    for r in cty:  # sorted by adcode
+        seat.setdefault(r.adcode[:4] + "00", r)
     pops = county_populations(counties)
     reg = Registry(county_population=pops)
 
@@ -527,8 +527,7 @@ def build_registry(
             hx, hy = _sample_near(rng, g, px[p_i:p_i + 1], py[p_i:p_i + 1], np.ones(1), 800.0, 1)
             add_team(f"{parks[p_i]['name_zh']}危化品救援队", "hazmat", 15, 40, shapely.Point(hx[0], hy[0]))
     for city in sorted(CITY_POPULATION_2020):
-        seat = min((r for r in cty if r.adcode.startswith(city[:4])), key=lambda r: r.adcode)
-        tx, ty, _ = towns[seat.adcode]
+        tx, ty, _ = towns[seat[city].adcode]
         add_team(f"{names[city]}危险化学品应急救援支队", "hazmat", 25, 60, shapely.Point(tx[0], ty[0]))
     big = np.flatnonzero(in_park & (scale == "large") & (rng.random(n_enterprises) < 0.3))
     for i in big:
@@ -552,13 +551,11 @@ def build_registry(
                 stock_rows.append((len(stock_rows) + 1, did, item, unit,
                                    float(round(rng.uniform(lo, hi) * scale_f))))
 
-    for code, city_code in (("330100", "330100"), ("330200", "330200")):
-        seat = min((r for r in cty if r.adcode.startswith(city_code[:4])), key=lambda r: r.adcode)
-        tx, ty, _ = towns[seat.adcode]
-        add_depot(f"浙江省应急物资储备库（{names[code]}）", "province", shapely.Point(tx[0] + 0.01, ty[0]), 8.0)
+    for city in ("330100", "330200"):
+        tx, ty, _ = towns[seat[city].adcode]
+        add_depot(f"浙江省应急物资储备库（{names[city]}）", "province", shapely.Point(tx[0] + 0.01, ty[0]), 8.0)
     for city in sorted(CITY_POPULATION_2020):
-        seat = min((r for r in cty if r.adcode.startswith(city[:4])), key=lambda r: r.adcode)
-        tx, ty, _ = towns[seat.adcode]
+        tx, ty, _ = towns[seat[city].adcode]
         add_depot(f"{names[city]}应急物资储备库", "city", shapely.Point(tx[0], ty[0]), 3.0)
     for r in cty:
         tx, ty, _ = towns[r.adcode]

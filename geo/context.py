@@ -16,6 +16,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.errors import InvalidInput, NotAuthenticated
+from geo.regions import is_adcode
 
 __all__ = ["RequestContext", "apply_context", "install", "ROLES"]
 
@@ -51,7 +52,7 @@ class RequestContext:
     @staticmethod
     def prefix_of(adcode: str, role: str) -> str:
         """Jurisdiction prefix from a 6-digit region code and a role ('330200', 'city' → '3302')."""
-        if not (isinstance(adcode, str) and len(adcode) == 6 and adcode.isdigit()):
+        if not is_adcode(adcode):
             raise InvalidInput("adcode", "must be a 6-digit region code such as 330000, 330200, 330106")
         if role in ("admin", "province", "public"):
             return adcode[:2]

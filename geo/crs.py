@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import shapely
 from pyproj import CRS, Transformer
 
 from geo.errors import UnknownCRS
@@ -31,8 +32,8 @@ __all__ = [
     "to_wgs84",
     "wgs84_to_gcj02",
     "gcj02_to_wgs84",
+    "gcj02_to_wgs84_geometry",
     "out_of_china",
-    "local_aeqd",
     "transformer",
 ]
 
@@ -170,6 +171,16 @@ def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30):
     return _shape_like(lon, lat, out_lon, out_lat)
 
 
+def gcj02_to_wgs84_geometry(geom):
+    """A shapely geometry in GCJ-02 converted vertex by vertex to WGS84 (see :func:`gcj02_to_wgs84`).
+
+    >>> p = gcj02_to_wgs84_geometry(shapely.Point(wgs84_to_gcj02(121.5, 29.9)))
+    >>> round(p.x, 9), round(p.y, 9)
+    (121.5, 29.9)
+    """
+    return shapely.transform(geom, lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+
+
 def to_wgs84(lon, lat, crs: str | None):
     """Coordinates in a declared input CRS to the storage CRS (EPSG:4326).
 
@@ -185,12 +196,3 @@ def to_wgs84(lon, lat, crs: str | None):
 def transformer(src: str, dst: str) -> Transformer:
     """A cached pyproj transformer with x = longitude/easting (``always_xy=True``)."""
     return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
-
-
-@lru_cache(maxsize=256)
-def local_aeqd(lon0: float, lat0: float) -> CRS:
-    """Local azimuthal equidistant CRS centred on (lon0, lat0), metres."""
-    return CRS.from_proj4(
-        f"+proj=aeqd +lat_0={float(lat0):.8f} +lon_0={float(lon0):.8f} +x_0=0 +y_0=0 "
-        "+ellps=WGS84 +units=m +no_defs"
-    )

@@ -10,13 +10,13 @@ Three connections, three roles:
 
 from __future__ import annotations
 
-from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy import URL, Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.pgcluster import SUPERUSER, LocalCluster
 from geo.settings import Settings
 
-__all__ = ["owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database", "libpq_dsn"]
+__all__ = ["postgis_version", "owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database", "libpq_dsn"]
 
 _DRIVER = "postgresql+psycopg"
 
@@ -82,3 +82,9 @@ def make_engine(url: URL | str, **kwargs) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that never commit on their own (the caller owns the transaction)."""
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def postgis_version(engine: Engine) -> str:
+    """The PostGIS library version the database reports (raises if the database is unreachable)."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT postgis_lib_version()")).scalar_one()

@@ -17,6 +17,7 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "ClusterError",
+    "NotAuthenticated",
 ]
 
 

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import psycopg
@@ -50,16 +51,19 @@ class Credentials:
     app: str
 
 
+def _is_bin_dir(path: Path) -> bool:
+    return (path / "initdb").exists() and (path / "pg_ctl").exists()
+
+
 def _find_bin_dir(settings: Settings) -> Path:
-    candidates = [settings.pg_bin] if settings.pg_bin else []
-    candidates.append(Path(f"/usr/lib/postgresql/{_PG_MAJOR}/bin"))
+    """``ONEMAP_PG_BIN``, else Debian's directory, else ``pg_config --bindir`` (run only when needed)."""
+    for cand in (settings.pg_bin, Path(f"/usr/lib/postgresql/{_PG_MAJOR}/bin")):
+        if cand and _is_bin_dir(cand):
+            return cand
     pg_config = shutil.which("pg_config")
     if pg_config:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
-        if out.returncode == 0:
-            candidates.append(Path(out.stdout.strip()))
-    for cand in candidates:
-        if cand and (cand / "initdb").exists() and (cand / "pg_ctl").exists():
+        if out.returncode == 0 and _is_bin_dir(cand := Path(out.stdout.strip())):
             return cand
     raise ClusterError(f"PostgreSQL {_PG_MAJOR} binaries (initdb, pg_ctl) not found: {_APT_HINT}")
 
@@ -88,6 +92,11 @@ class LocalCluster:
         self._run_as = "postgres" if os.geteuid() == 0 else None
 
     # --- paths -----------------------------------------------------------------
+    @cached_property
+    def bin_dir(self) -> Path:
+        """PostgreSQL's bin directory (looked up once per :class:`LocalCluster`)."""
+        return _find_bin_dir(self.settings)
+
     @property
     def data_dir(self) -> Path:
         """``<state>/pg`` (may be a symlink to a directory the server user can reach)."""
@@ -134,8 +143,7 @@ class LocalCluster:
         """``running``, ``stopped`` or ``absent`` (never initialised)."""
         if not self.is_initialised():
             return "absent"
-        bin_dir = _find_bin_dir(self.settings)
-        proc = self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "status"], check=False)
+        proc = self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "status"], check=False)
         return "running" if proc.returncode == 0 else "stopped"
 
     def _prepare_data_dir(self) -> None:
@@ -226,7 +234,7 @@ class LocalCluster:
 
         Idempotent and quick when the cluster is already running.
         """
-        bin_dir = _find_bin_dir(self.settings)
+        bin_dir = self.bin_dir
         _check_postgis(bin_dir)
         creds = self.credentials()
         if not self.is_initialised():
@@ -264,8 +272,7 @@ class LocalCluster:
         """Stop the server (fast shutdown). Returns False when it was not running."""
         if self.status() != "running":
             return False
-        bin_dir = _find_bin_dir(self.settings)
-        self._run([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
         return True
 
 

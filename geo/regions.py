@@ -14,18 +14,26 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
-from geo.crs import gcj02_to_wgs84
+from geo.crs import gcj02_to_wgs84_geometry
 
-__all__ = ["RegionRecord", "read_province", "store_regions", "ZHEJIANG"]
+__all__ = ["RegionRecord", "read_province", "store_regions", "ZHEJIANG", "is_adcode"]
 
 ZHEJIANG = "330000"
 _LEVELS = {"省": "province", "市": "city", "区县": "county"}
+
+
+def is_adcode(value: object) -> bool:
+    """True for a 6-digit region code (``330000`` province, ``330200`` city, ``330106`` county).
+
+    >>> is_adcode("330106"), is_adcode("3301"), is_adcode(330106)
+    (True, False, False)
+    """
+    return isinstance(value, str) and len(value) == 6 and value.isascii() and value.isdigit()
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ def _package_root() -> Path:
 
 
 def _to_multipolygon_wgs84(geom: BaseGeometry) -> MultiPolygon:
-    wgs = shapely.transform(geom, lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+    wgs = gcj02_to_wgs84_geometry(geom)
     if not wgs.is_valid:
         # Reference data only: the ~1e-9° shifts of the conversion can make a
         # ring touch itself. Repair keeps every polygonal part.
@@ -102,15 +110,9 @@ def store_regions(conn: Connection, records: list[RegionRecord],
                   population: dict[str, tuple[int, str]] | None = None) -> int:
     """Insert or update regions (parents first). The caller owns the transaction."""
     population = population or {}
-    rows = [
-        {
-            "adcode": r.adcode, "name": r.name, "level": r.level, "parent_adcode": r.parent_adcode,
-            "population": population.get(r.adcode, (None, None))[0],
-            "population_note": population.get(r.adcode, (None, None))[1],
-            "wkb": shapely.to_wkb(r.geom),
-        }
-        for r in records
-    ]
-    for row in rows:  # 102 rows: a loop keeps parents before children
-        conn.execute(_UPSERT, row)
-    return len(rows)
+    for r in records:  # 102 rows: a loop keeps parents before children
+        people, note = population.get(r.adcode, (None, None))
+        conn.execute(_UPSERT, {"adcode": r.adcode, "name": r.name, "level": r.level,
+                               "parent_adcode": r.parent_adcode, "population": people,
+                               "population_note": note, "wkb": shapely.to_wkb(r.geom)})
+    return len(records)

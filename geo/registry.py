@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from geo.errors import InvalidInput, NotPermitted, OutsideJurisdiction
 from geo.models import Enterprise, HazardUnit, InventoryRow, ProtectionTarget, Region
+from geo.regions import is_adcode
 from geo.uscc import validate_uscc
 from geo.validate import parse_geojson_geometry, point_from_lonlat
 from geo.vocab import (
@@ -161,7 +162,7 @@ def create_protection_target(conn: Connection, *, name: str, kind: str, category
 def store_region(conn: Connection, *, adcode: str, name: str, level: str, parent_adcode: str | None,
                  geometry: Any, crs: str | None = None) -> str:
     """Insert one region from a GeoJSON (Multi)Polygon; refuses invalid geometry."""
-    if not (isinstance(adcode, str) and adcode.isdigit() and len(adcode) == 6 and adcode[0] != "0"):
+    if not (is_adcode(adcode) and adcode[0] != "0"):
         raise InvalidInput("adcode", "must be a 6-digit administrative code")
     geom = parse_geojson_geometry(geometry, crs=crs, allowed=("Polygon", "MultiPolygon"))
     if geom.geom_type == "Polygon":

@@ -90,9 +90,6 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (env vars, then ``ONEMAP_JWT_SECRET`` (32+ characters; generated into the state dir in
-development), ``ONEMAP_JWT_TTL_S`` (default 900), ``ONEMAP_JWT_AUDIENCE``
-(default ``onemap``).
-``ONEMAP_SETTINGS_FILE`` if given)."""
+    """The process-wide settings (env vars, then ``ONEMAP_SETTINGS_FILE`` if given)."""
     env_file = os.environ.get("ONEMAP_SETTINGS_FILE")
     return Settings(_env_file=env_file) if env_file else Settings()

@@ -12,6 +12,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,12 +29,17 @@ __all__ = ["UserRecord", "AuthError", "create_user", "authenticate", "login", "l
            "hash_password"]
 
 _HASHER = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
-_DUMMY_HASH = _HASHER.hash("onemap-timing-equaliser")
 _USERNAME = re.compile(r"^[a-z0-9_.-]{3,64}$")
 
 
 class AuthError(GeoError, PermissionError):
     """Login refused. The message never says whether the user exists."""
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users; made on first need (an argon2 hash costs ~0.2 s)."""
+    return _HASHER.hash("onemap-timing-equaliser")
 
 
 @dataclass(frozen=True)
@@ -106,11 +112,12 @@ def authenticate(conn: Connection, *, username: str, password: str, now: datetim
     row = conn.execute(_LOOKUP, {"u": username}).first() if isinstance(username, str) else None
     if row is None or row.password_hash is None:
         with contextlib.suppress(VerificationError):  # spend the same time as a real check
-            _HASHER.verify(_DUMMY_HASH, password if isinstance(password, str) else "")
+            _HASHER.verify(_dummy_hash(), password if isinstance(password, str) else "")
         raise AuthError("incorrect username or password")
-    current = conn.execute(text("SELECT now()")).scalar() if now is None else now
-    if row.locked_until is not None and row.locked_until > current:
-        raise AuthError("too many failed logins: try again later")
+    if row.locked_until is not None:  # the database clock is asked only when there is a lock to compare
+        current = conn.execute(text("SELECT now()")).scalar() if now is None else now
+        if row.locked_until > current:
+            raise AuthError("too many failed logins: try again later")
     try:
         _HASHER.verify(row.password_hash, password)
         ok = row.status == "active"

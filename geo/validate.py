@@ -17,7 +17,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geo.crs import GCJ02, gcj02_to_wgs84, normalise_crs
+from geo.crs import GCJ02, gcj02_to_wgs84_geometry, normalise_crs
 from geo.errors import InvalidGeometry, OutsideJurisdiction
 
 __all__ = [
@@ -100,10 +100,6 @@ def loads_strict(text: str | bytes, *, field: str = "body") -> Any:
         raise InvalidGeometry(field, "not valid JSON (too deeply nested or not UTF-8)") from None
 
 
-def _iter_coords(geom: BaseGeometry) -> np.ndarray:
-    return shapely.get_coordinates(geom)
-
-
 def prepare_geometry(
     geom: BaseGeometry | None,
     *,
@@ -127,13 +123,16 @@ def prepare_geometry(
         raise InvalidGeometry(field, "is empty")
     if shapely.has_z(geom):
         geom = shapely.force_2d(geom)
-    coords = _iter_coords(geom)
+    coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
         raise InvalidGeometry(field, "coordinates must be finite numbers (NaN or Infinity found)")
-    for x, y in coords:
-        check_lonlat(x, y, field=field)
+    x0, y0, x1, y1 = CHINA_BOUNDS
+    x, y = coords[:, 0], coords[:, 1]
+    outside = ~((x0 <= x) & (x <= x1) & (y0 <= y) & (y <= y1))
+    if outside.any():  # the first vertex outside China: check_lonlat raises with the reason (and swap hint)
+        check_lonlat(*coords[np.argmax(outside)], field=field)
     if canon == GCJ02:
-        geom = shapely.transform(geom, lambda xy: np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+        geom = gcj02_to_wgs84_geometry(geom)
     if not geom.is_valid:
         raise InvalidGeometry(field, f"is not a valid {geom.geom_type}: {explain_validity(geom)}")
     return geom

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInput, NotFound
 from geo.models import DepotStock, HiddenDanger, InventoryRow, Region, SupplyDepot
+from geo.regions import is_adcode
 from layers.catalogue import Layer
 from layers.spatial import intersects, serial_plans
 
@@ -209,7 +210,7 @@ def region_prefix(session: Session, adcode: str | None, *, field_name: str = "ad
     """The adcode prefix of a region at any level: 330000 → '33', 330200 → '3302', 330211 → '330211'."""
     if adcode is None or adcode == "":
         return None
-    if not (isinstance(adcode, str) and len(adcode) == 6 and adcode.isdigit()):
+    if not is_adcode(adcode):
         raise InvalidQuery(field_name, "must be a 6-digit region code such as 330000, 330200, 330106")
     level = session.execute(select(Region.level).where(Region.adcode == adcode)).scalar()
     if level is None:

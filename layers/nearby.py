@@ -32,6 +32,7 @@ from geo.models import (
     Region,
     SupplyDepot,
 )
+from geo.regions import is_adcode
 from geo.validate import parse_geojson_geometry, point_from_lonlat
 from layers.catalogue import LAYERS, RESOURCES, Layer
 from layers.spatial import bbox_overlaps
@@ -200,7 +201,7 @@ def region_stats(session: Session, *, level: str = "county", parent: str | None 
         raise InvalidInput("level", "must be province, city or county")
     regions = select(Region.adcode, Region.name, Region.level, Region.parent_adcode).where(Region.level == level)
     if parent is not None:
-        if not (isinstance(parent, str) and len(parent) == 6 and parent.isdigit()):
+        if not is_adcode(parent):
             raise InvalidInput("parent", "must be a 6-digit region code")
         regions = regions.where(Region.parent_adcode == parent)
     if only is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInput, NotFound
 from geo.models import Region
+from geo.regions import is_adcode
 from geo.vocab import REGION_LEVELS
 from layers.nearby import region_stats
 
@@ -23,7 +24,7 @@ _FIELDS = (Region.adcode, Region.name, Region.level, Region.parent_adcode, Regio
 
 
 def _check_adcode(value: str, field: str) -> str:
-    if not (value.isdigit() and len(value) == 6):
+    if not is_adcode(value):
         raise InvalidInput(field, f"must be a 6-digit administrative code, got {value!r}")
     return value
 

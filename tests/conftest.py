@@ -12,14 +12,12 @@ import secrets
 from collections.abc import Iterator
 from functools import lru_cache
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import Connection, Engine
 
-from geo.db import admin_url, app_url, libpq_dsn, make_engine, owner_url, with_database
-from geo.migrate import upgrade
-from geo.pgcluster import LocalCluster, bootstrap_database, ensure_roles
+from geo.databases import create_database, drop_database
+from geo.db import admin_url, make_engine, with_database
+from geo.pgcluster import LocalCluster
 from geo.regions import read_province
 from geo.settings import Settings
 
@@ -52,25 +50,11 @@ class ThrowawayDB:
     def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         self.settings = settings
         self.name = f"onemap_test_{secrets.token_hex(4)}"
-        admin = admin_url(settings)
-        owner = owner_url(settings)
-        with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
-            if settings.uses_local_cluster:
-                creds = LocalCluster(settings).credentials()
-                ensure_roles(conn, settings, owner_password=creds.owner, app_password=creds.app)
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(self.name), sql.Identifier(owner.username)))
-        with psycopg.connect(libpq_dsn(with_database(admin, self.name)), autocommit=True) as conn:
-            bootstrap_database(conn, settings)
-        self.owner_url = with_database(owner, self.name)
-        self.app_url = with_database(app_url(settings), self.name)
-        self.admin_url = with_database(admin, self.name)
-        if migrate:
-            upgrade(self.owner_url, app_role=settings.app_role)
+        self.owner_url, self.app_url = create_database(settings, self.name, migrate=migrate)
+        self.admin_url = with_database(admin_url(settings), self.name)
 
     def drop(self) -> None:
-        with psycopg.connect(libpq_dsn(admin_url(self.settings)), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
+        drop_database(self.settings, self.name)
 
 
 @pytest.fixture(scope="session")

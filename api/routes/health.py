@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+
+from geo.db import postgis_version
 
 router = APIRouter(tags=["health"])
 
@@ -14,8 +15,7 @@ router = APIRouter(tags=["health"])
 def health(request: Request) -> JSONResponse:
     """Database reachability and the PostGIS version."""
     try:
-        with request.app.state.engine.connect() as conn:
-            postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()
+        postgis = postgis_version(request.app.state.engine)
     except SQLAlchemyError:
         return JSONResponse(status_code=503, content={"status": "unavailable", "database": False})
     return JSONResponse(content={"status": "ok", "database": True, "postgis": postgis})
