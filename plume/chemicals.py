@@ -33,7 +33,8 @@ from . import _reference_data
 from .errors import MissingProperty, UnknownChemical
 from .units import R_J_MOL_K
 
-__all__ = ["Chemical", "LevelOfConcernSpec", "get", "names", "default_levels_of_concern"]
+__all__ = ["Chemical", "LevelOfConcernSpec", "get", "as_chemical", "names",
+           "default_levels_of_concern"]
 
 # A few everyday synonyms used in Chinese registries and English reports.
 _ALIASES: dict[str, str] = {
@@ -182,8 +183,7 @@ class Chemical:
         from chemicals.dippr import EQ105
 
         temperature_k = self._subcritical(temperature_k, "liquid density")
-        vol._load_rho_data()
-        table = vol.rho_data_Perry_8E_105_l
+        table = vol.rho_data_Perry_8E_105_l  # loaded on first access, once
         if self.cas in table.index:
             r = table.loc[self.cas]
             mol_m3 = EQ105(temperature_k, r["C1"], r["C2"], r["C3"], r["C4"])
@@ -200,7 +200,8 @@ class Chemical:
     def _gas_cp_j_mol_k(self, temperature_k: float) -> float:
         from chemicals import heat_capacity as hc
 
-        hc._load_Cp_data()
+        # `chemicals` loads its tables on first attribute access, once per process
+        # (its _load_Cp_data() re-parses them all, ~70 ms, so it is not called here)
         if self.cas in hc.TRC_gas_data.index:
             r = hc.TRC_gas_data.loc[self.cas]
             return float(hc.TRCCp(temperature_k, *(r[f"a{i}"] for i in range(8))))
@@ -322,6 +323,18 @@ def get(name_or_cas: str) -> Chemical:
                 shown.append(label)
         raise UnknownChemical(str(name_or_cas), shown[:3])
     return by_cas[cas]
+
+
+def as_chemical(chemical: str | Chemical) -> Chemical:
+    """A :class:`Chemical` as is, or a name or CAS number looked up with :func:`get`.
+
+    Examples
+    --------
+    >>> chlorine = get("chlorine")
+    >>> as_chemical(chlorine) is chlorine, as_chemical("氯") is chlorine
+    (True, True)
+    """
+    return chemical if isinstance(chemical, Chemical) else get(chemical)
 
 
 def default_levels_of_concern(chem: Chemical) -> list[LevelOfConcernSpec]:

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
 from . import _reference_data
-from .chemicals import Chemical, get
+from .chemicals import Chemical, as_chemical
 from .errors import InvalidParameter, NoProbit
 from .footprint import toxic_load
 from .units import g_m3_to_ppm, ppm_to_mg_m3
@@ -85,7 +85,7 @@ def probits_for(chemical: str | Chemical) -> list[Probit]:
     >>> probits_for("benzene")
     []
     """
-    chem = chemical if isinstance(chemical, Chemical) else get(chemical)
+    chem = as_chemical(chemical)
     rows = [p for p in _rows() if p.cas == chem.cas]
     rank = {"VERIFIED-PRIMARY": 0, "VERIFIED-SECONDARY": 1}
     return sorted(rows, key=lambda p: rank.get(p.status, 2))
@@ -93,7 +93,7 @@ def probits_for(chemical: str | Chemical) -> list[Probit]:
 
 def default_probit(chemical: str | Chemical) -> Probit:
     """The best-verified probit, or :class:`~plume.errors.NoProbit`."""
-    chem = chemical if isinstance(chemical, Chemical) else get(chemical)
+    chem = as_chemical(chemical)
     rows = probits_for(chem)
     if not rows:
         raise NoProbit(chem.name_en)
@@ -134,7 +134,7 @@ def probit_fatality(concentration_ppm: ArrayLike, minutes: ArrayLike,
     >>> round(probit_fatality(100.0, 30.0, "chlorine", probit=tno), 3)
     0.032
     """
-    chem = chemical if isinstance(chemical, Chemical) else get(chemical)
+    chem = as_chemical(chemical)
     p = probit or default_probit(chem)
     t = np.asarray(minutes, dtype=float)
     if np.any(t < 0) or not np.all(np.isfinite(t)):

@@ -31,7 +31,7 @@ from .footprint import centreline_reach_m
 from .grid import LocalGrid
 from .kernel import grid_max_g_m3, wind_frame_max_g_m3
 from .result import MODEL_NAME
-from .runner import MAX_REACH_M, auto_cell_m, dispersion_of
+from .runner import MAX_REACH_M, _positive_or_none, auto_cell_m, dispersion_of
 from .scenario import Scenario
 from .sigmas import SIGMA_SET_NAME, normalise_stability
 from .units import g_m3_to_ppm, ppm_to_g_m3
@@ -140,14 +140,12 @@ def ensemble(scenario: Scenario | dict, *, wind_from_deg=None, stabilities=None,
     base = dispersion_of(scenario)
     variants = [replace(base, stability=c, u_m_s=u) for c, u in itertools.product(classes, speeds)]
     levels = [(lc.name, lc.threshold_ppm, lc.tier) for lc in scenario.levels_of_concern]
+    extent_m = _positive_or_none(extent_m, "extent_m")
+    cell_m = _positive_or_none(cell_m, "cell_m")
     if extent_m is None:
         lowest = ppm_to_g_m3(min(lv[1] for lv in levels), chem.mw_g_mol, t_air)
         reach = max(centreline_reach_m(lowest, v, max_m=MAX_REACH_M)[0] for v in variants)
         extent_m = max(reach * 1.05, 100.0)
-    elif not (np.isfinite(extent_m) and extent_m > 0):
-        raise InvalidParameter("extent_m", f"must be a finite number > 0, got {extent_m!r}")
-    if cell_m is not None and not (np.isfinite(cell_m) and cell_m > 0):
-        raise InvalidParameter("cell_m", f"must be a finite number > 0, got {cell_m!r}")
     cell = cell_m or auto_cell_m(2 * extent_m)
     grid = LocalGrid.covering(scenario.source_lon, scenario.source_lat,
                               -extent_m, extent_m, -extent_m, extent_m, cell)

@@ -32,8 +32,8 @@ from scipy.special import erf
 from .gaussian import plume_concentration
 from .sigmas import briggs
 
-__all__ = ["Dispersion", "ground_max_g_m3", "centreline_reach_m", "time_profile_g_m3",
-           "toxic_load", "finite_duration_factor"]
+__all__ = ["Dispersion", "ground_max_g_m3", "centreline_reach_m", "centreline_reaches_m",
+           "time_profile_g_m3", "toxic_load", "finite_duration_factor"]
 
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
@@ -60,12 +60,6 @@ class Dispersion:
     def instantaneous(self) -> bool:
         return self.mass_g is not None
 
-    @property
-    def total_mass_g(self) -> float | None:
-        if self.instantaneous:
-            return self.mass_g
-        return None if self.duration_s is None else self.rate_g_s * self.duration_s
-
 
 def finite_duration_factor(u_m_s: float, duration_s: float | None, sigma_x_m: ArrayLike):
     """``erf(u T / (2√2 σx))``: peak of a finite release relative to the steady plume.
@@ -90,6 +84,17 @@ def _unit_plume(x_m, y_m, d: Dispersion):
     return c1, sy
 
 
+def _ground_max_and_sigma_y(x: np.ndarray, y_m: ArrayLike, d: Dispersion):
+    """:func:`ground_max_g_m3` as an array, with the σy it used (σy is also σx)."""
+    c1, sy = _unit_plume(x, y_m, d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if d.instantaneous:
+            factor = d.mass_g * d.u_m_s / (_SQRT2PI * sy)
+        else:
+            factor = d.rate_g_s * finite_duration_factor(d.u_m_s, d.duration_s, sy)
+        return np.where(x > 0, c1 * factor, 0.0), sy
+
+
 def ground_max_g_m3(x_m: ArrayLike, y_m: ArrayLike, d: Dispersion):
     """Maximum over time of the ground-level concentration, g/m³.
 
@@ -112,14 +117,7 @@ def ground_max_g_m3(x_m: ArrayLike, y_m: ArrayLike, d: Dispersion):
     >>> float(ground_max_g_m3(-10.0, 0.0, d))
     0.0
     """
-    x = np.asarray(x_m, dtype=float)
-    c1, sy = _unit_plume(x, y_m, d)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if d.instantaneous:
-            factor = d.mass_g * d.u_m_s / (_SQRT2PI * sy)
-        else:
-            factor = d.rate_g_s * finite_duration_factor(d.u_m_s, d.duration_s, sy)
-        out = np.where(x > 0, c1 * factor, 0.0)
+    out, _ = _ground_max_and_sigma_y(np.asarray(x_m, dtype=float), y_m, d)
     return float(out) if out.ndim == 0 else out
 
 
@@ -139,24 +137,41 @@ def centreline_reach_m(threshold_g_m3: float, d: Dispersion, *, max_m: float = 1
     >>> round(reach, -1), round(half)
     (1000.0, 61)
     """
+    return centreline_reaches_m([threshold_g_m3], d, max_m=max_m, samples=samples)[0]
+
+
+def centreline_reaches_m(thresholds_g_m3: list[float], d: Dispersion, *,
+                         max_m: float = 100_000.0,
+                         samples: int = 4000) -> list[tuple[float, float]]:
+    """:func:`centreline_reach_m` for several thresholds, sampling the centreline once.
+
+    Examples
+    --------
+    >>> d = Dispersion(u_m_s=5.0, stability="D", rate_g_s=100.0)
+    >>> [(round(r, -1), round(h)) for r, h in centreline_reaches_m([2.1994e-3, 1e3], d)]
+    [(1000.0, 61), (0.0, 0)]
+    """
     x = np.geomspace(1.0, max_m, samples)
-    c = ground_max_g_m3(x, 0.0, d)
-    above = c >= threshold_g_m3
-    if not above.any():
-        return 0.0, 0.0
-    last = int(np.nonzero(above)[0][-1])
-    if last == samples - 1:
-        reach = max_m
-    else:  # interpolate the crossing in log-log between the two samples
-        c0, c1 = c[last], c[last + 1]
-        if c1 > 0:
-            f = math.log(threshold_g_m3 / c0) / math.log(c1 / c0)
-            reach = float(math.exp(math.log(x[last]) + f * math.log(x[last + 1] / x[last])))
-        else:
-            reach = float(x[last])
-    sy, _ = briggs(x[above], d.stability, d.terrain)
-    half = float(np.max(sy * np.sqrt(2.0 * np.log(np.maximum(c[above] / threshold_g_m3, 1.0)))))
-    return reach, half
+    c, sy = _ground_max_and_sigma_y(x, 0.0, d)
+    out = []
+    for threshold_g_m3 in thresholds_g_m3:
+        above = c >= threshold_g_m3
+        if not above.any():
+            out.append((0.0, 0.0))
+            continue
+        last = int(np.nonzero(above)[0][-1])
+        if last == samples - 1:
+            reach = max_m
+        else:  # interpolate the crossing in log-log between the two samples
+            c0, c1 = c[last], c[last + 1]
+            if c1 > 0:
+                f = math.log(threshold_g_m3 / c0) / math.log(c1 / c0)
+                reach = float(math.exp(math.log(x[last]) + f * math.log(x[last + 1] / x[last])))
+            else:
+                reach = float(x[last])
+        ratio = np.maximum(c[above] / threshold_g_m3, 1.0)
+        out.append((reach, float(np.max(sy[above] * np.sqrt(2.0 * np.log(ratio))))))
+    return out
 
 
 def time_profile_g_m3(x_m: ArrayLike, y_m: ArrayLike, t_s: ArrayLike, d: Dispersion):

@@ -28,12 +28,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._evaluate import evaluate
 from .errors import InvalidParameter
-
-try:
-    import numexpr as _ne
-except ImportError:  # pragma: no cover
-    _ne = None
 
 __all__ = ["plume_concentration", "puff_concentration", "MIXING_SWITCH_RATIO",
            "N_LID_IMAGES"]
@@ -43,8 +39,6 @@ MIXING_SWITCH_RATIO = 1.6
 #: Image pairs on each side of the lid (j = 1 … N); the first omitted term is
 #: below exp(−12) of the source term while σz/L < 1.6.
 N_LID_IMAGES = 4
-
-_NUMEXPR_MIN_SIZE = 4096
 
 
 def _scalar(value: float, field: str, *, minimum: float | None = None,
@@ -67,17 +61,6 @@ def _as_float_array(value: ArrayLike) -> np.ndarray | float:
     return np.asarray(value, dtype=float)
 
 
-def _evaluate(expr: str, names: dict) -> np.ndarray:
-    shape = np.broadcast_shapes(*(np.shape(v) for v in names.values()))
-    size = int(np.prod(shape)) if shape else 1
-    if _ne is not None and size >= _NUMEXPR_MIN_SIZE:
-        return _ne.evaluate(expr, local_dict=names)
-    env = {"exp": np.exp, "sqrt": np.sqrt, "where": np.where}
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        arrays = {k: np.asarray(v, dtype=float) for k, v in names.items()}
-        return np.asarray(eval(expr, env, arrays), dtype=float)  # noqa: S307
-
-
 def _kernel_expr(z_is_zero_scalar: bool, h_m: float) -> str:
     """Crosswind × vertical terms with the exponentials merged (one exp per image)."""
     if z_is_zero_scalar:
@@ -88,18 +71,19 @@ def _kernel_expr(z_is_zero_scalar: bool, h_m: float) -> str:
             "+exp(-0.5*((y/sy)**2+((z+h)/sz)**2)))")
 
 
-def _vertical_expr() -> str:
-    return "(exp(-0.5*((z-h)/sz)**2)+exp(-0.5*((z+h)/sz)**2))"
+def _lid_image_terms(below: str, above: str, sz: str) -> list[str]:
+    """Vertical terms of the image sources at ``z = ±H + 2jL``, j = ±1 … ±N_LID_IMAGES.
 
-
-def _lid_images_expr(n_images: int) -> str:
+    ``below`` and ``above`` are the expression texts of ``z − H`` and ``z + H``
+    (``"-h"`` and ``"h"`` at ground level); ``sz`` that of σz.
+    """
     terms = []
-    for j in range(1, n_images + 1):
+    for j in range(1, N_LID_IMAGES + 1):
         for sign in (1, -1):
             off = f"{2 * j * sign}.0*L"
-            terms.append(f"exp(-0.5*((z-h+{off})/sz)**2)")
-            terms.append(f"exp(-0.5*((z+h+{off})/sz)**2)")
-    return "+".join(terms)
+            terms.append(f"exp(-0.5*(({below}+{off})/{sz})**2)")
+            terms.append(f"exp(-0.5*(({above}+{off})/{sz})**2)")
+    return terms
 
 
 def plume_concentration(q_g_s: float, u_m_s: float, x_m: ArrayLike, y_m: ArrayLike,
@@ -165,17 +149,16 @@ def plume_concentration(q_g_s: float, u_m_s: float, x_m: ArrayLike, y_m: ArrayLi
         names["z"] = z
     if mixing_height_m is None:
         expr = f"where(x > 0, k/(sy*sz)*{_kernel_expr(z_zero, h)}, 0.0)"
-        out = _evaluate(expr, names)
     else:
         lid = _scalar(mixing_height_m, "mixing_height_m", minimum=0.0, strictly=True)
         names.update(L=lid, z=z, kmix=q / (math.sqrt(2.0 * math.pi) * u * lid))
-        images = f"({_vertical_expr()}+{_lid_images_expr(N_LID_IMAGES)})"
+        vertical = "(exp(-0.5*((z-h)/sz)**2)+exp(-0.5*((z+h)/sz)**2))"
+        images = f"({vertical}+{'+'.join(_lid_image_terms('z-h', 'z+h', 'sz'))})"
         expr = ("where((x > 0) & (z <= L) & (h <= L), "
                 f"where(sz < {MIXING_SWITCH_RATIO!r}*L, "
                 f"k/(sy*sz)*exp(-0.5*(y/sy)**2)*{images}, "
                 "kmix/sy*exp(-0.5*(y/sy)**2)), 0.0)")
-        out = _evaluate(expr, names)
-    out = np.asarray(out, dtype=float)
+    out = np.asarray(evaluate(expr, names), dtype=float)
     return float(out) if out.ndim == 0 else out
 
 
@@ -225,5 +208,5 @@ def puff_concentration(m_g: float, x_m: ArrayLike, y_m: ArrayLike, z_m: ArrayLik
              "h": h, "k": m / (2.0 * math.pi) ** 1.5}
     expr = ("where((sx > 0) & (sy > 0) & (sz > 0), k/(sx*sy*sz)*exp(-0.5*(x/sx)**2)"
             "*exp(-0.5*(y/sy)**2)*(exp(-0.5*((z-h)/sz)**2)+exp(-0.5*((z+h)/sz)**2)), 0.0)")
-    out = np.asarray(_evaluate(expr, names), dtype=float)
+    out = np.asarray(evaluate(expr, names), dtype=float)
     return float(out) if out.ndim == 0 else out

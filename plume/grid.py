@@ -51,6 +51,10 @@ def from_wgs84_transformer(lon: float, lat: float) -> Transformer:
     return Transformer.from_crs("EPSG:4326", local_crs(lon, lat), always_xy=True)
 
 
+# exact unit vectors keep north-up transforms free of 1e-16 rotation terms
+_EXACT_AXES = {0.0: (0.0, 1.0), 90.0: (1.0, 0.0), 180.0: (0.0, -1.0), 270.0: (-1.0, 0.0)}
+
+
 def bearing_axes(bearing_deg: float) -> tuple[float, float]:
     """Unit vector (east, north) of a bearing, degrees clockwise from north.
 
@@ -60,9 +64,8 @@ def bearing_axes(bearing_deg: float) -> tuple[float, float]:
     [1.0, 0.0]
     """
     deg = bearing_deg % 360.0
-    exact = {0.0: (0.0, 1.0), 90.0: (1.0, 0.0), 180.0: (0.0, -1.0), 270.0: (-1.0, 0.0)}
-    if deg in exact:  # keep north-up transforms free of 1e-16 rotation terms
-        return exact[deg]
+    if deg in _EXACT_AXES:
+        return _EXACT_AXES[deg]
     b = math.radians(deg)
     return math.sin(b), math.cos(b)
 
@@ -189,10 +192,3 @@ class LocalGrid:
         x = e * de + n * dn
         y = n * de - e * dn
         return np.broadcast_to(x, self.shape).copy(), np.broadcast_to(y, self.shape).copy()
-
-    def bounds_wgs84(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) of the grid's corners, degrees."""
-        t = to_wgs84_transformer(self.lon, self.lat)
-        corners = [self.transform @ (i, j) for i in (0, self.nx) for j in (0, self.ny)]
-        lon, lat = t.transform([p[0] for p in corners], [p[1] for p in corners])
-        return min(lon), min(lat), max(lon), max(lat)

@@ -17,15 +17,11 @@ import math
 
 import numpy as np
 
+from ._evaluate import evaluate
 from .footprint import Dispersion
-from .gaussian import MIXING_SWITCH_RATIO, N_LID_IMAGES
+from .gaussian import MIXING_SWITCH_RATIO, _lid_image_terms
 from .grid import wind_axes
 from .sigmas import BRIGGS_COEFFICIENTS, briggs_expression
-
-try:
-    import numexpr as _ne
-except ImportError:  # pragma: no cover
-    _ne = None
 
 __all__ = ["grid_max_g_m3", "wind_frame_max_g_m3", "footprint_expression", "ERF_AS_7_1_26"]
 
@@ -65,12 +61,8 @@ def footprint_expression(d: Dispersion, x: str = "(e*de+n*dn)",
     else:
         consts["L"] = float(d.mixing_height_m)
         consts["kmix"] = 1.0 / (math.sqrt(2.0 * math.pi) * d.u_m_s * d.mixing_height_m)
-        terms = [f"exp(-0.5*(h/{sz})**2)", f"exp(-0.5*(h/{sz})**2)"]
-        for j in range(1, N_LID_IMAGES + 1):
-            for sign in (1, -1):
-                off = f"{2 * j * sign}.0*L"
-                terms.append(f"exp(-0.5*((-h+{off})/{sz})**2)")
-                terms.append(f"exp(-0.5*((h+{off})/{sz})**2)")
+        terms = [f"exp(-0.5*(h/{sz})**2)", f"exp(-0.5*(h/{sz})**2)",
+                 *_lid_image_terms("-h", "h", sz)]
         cross = f"exp(-0.5*({y}/{sy})**2)"
         plume = (f"where({sz} < {MIXING_SWITCH_RATIO!r}*L, k/({sy}*{sz})*{cross}*({'+'.join(terms)}),"
                  f" kmix/{sy}*{cross})")
@@ -113,16 +105,7 @@ def grid_max_g_m3(east_m: np.ndarray, north_m: np.ndarray, d: Dispersion,
     names = dict(consts, de=de, dn=dn,
                  e=np.asarray(east_m, dtype=float)[None, :],
                  n=np.asarray(north_m, dtype=float)[:, None])
-    if _ne is not None:
-        return _ne.evaluate(expr, local_dict=names, out=out)
-    env = {"exp": np.exp, "sqrt": np.sqrt, "where": np.where}  # pragma: no cover
-    with np.errstate(all="ignore"):  # pragma: no cover
-        res = np.broadcast_to(eval(expr, env, names),  # noqa: S307
-                              (len(north_m), len(east_m)))
-    if out is not None:  # pragma: no cover
-        out[...] = res
-        return out
-    return np.array(res)  # pragma: no cover
+    return evaluate(expr, names, out=out, min_size=0)
 
 
 def wind_frame_max_g_m3(x_m: np.ndarray, y_m: np.ndarray, d: Dispersion, *,
@@ -130,12 +113,4 @@ def wind_frame_max_g_m3(x_m: np.ndarray, y_m: np.ndarray, d: Dispersion, *,
     """Same footprint as :func:`grid_max_g_m3` on downwind/crosswind arrays, g/m³."""
     expr, consts = footprint_expression(d, x="x", y="y")
     names = dict(consts, x=np.asarray(x_m, dtype=float), y=np.asarray(y_m, dtype=float))
-    if _ne is not None:
-        return _ne.evaluate(expr, local_dict=names, out=out)
-    env = {"exp": np.exp, "sqrt": np.sqrt, "where": np.where}  # pragma: no cover
-    with np.errstate(all="ignore"):  # pragma: no cover
-        res = eval(expr, env, names)  # noqa: S307
-    if out is not None:  # pragma: no cover
-        out[...] = res
-        return out
-    return np.asarray(res)  # pragma: no cover
+    return evaluate(expr, names, out=out, min_size=0)

@@ -27,7 +27,7 @@ import math
 
 from .chemicals import Chemical
 from .footprint import Dispersion
-from .units import R_J_MOL_K
+from .units import R_J_MOL_K, STANDARD_PRESSURE_PA
 
 __all__ = ["richardson_continuous", "richardson_instantaneous", "validity_warnings",
            "RI_CONTINUOUS_THRESHOLD", "RI_INSTANTANEOUS_THRESHOLD",
@@ -41,8 +41,13 @@ ALWAYS_WARNING = ("fires, explosions and chemical reactions (e.g. with moisture)
                   "modelled; terrain, buildings and wind shifts are ignored (flat, uniform wind)")
 
 
-def _air_density(temperature_k: float, pressure_pa: float = 101325.0) -> float:
-    return pressure_pa * _AIR_MW_KG_MOL / (R_J_MOL_K * temperature_k)
+def _air_density(temperature_k: float) -> float:
+    return STANDARD_PRESSURE_PA * _AIR_MW_KG_MOL / (R_J_MOL_K * temperature_k)
+
+
+def _reduced_gravity(gas_density_kg_m3: float, air_density_kg_m3: float) -> float:
+    """g′ = g (ρg − ρa) / ρa, m/s²; negative for gas lighter than air."""
+    return _G * (gas_density_kg_m3 - air_density_kg_m3) / air_density_kg_m3
 
 
 def richardson_continuous(rate_g_s: float, gas_density_kg_m3: float, air_density_kg_m3: float,
@@ -61,7 +66,7 @@ def richardson_continuous(rate_g_s: float, gas_density_kg_m3: float, air_density
     q = rate_g_s * 1e-3 / gas_density_kg_m3
     if q <= 0:
         return 0.0
-    g_prime = _G * (gas_density_kg_m3 - air_density_kg_m3) / air_density_kg_m3
+    g_prime = _reduced_gravity(gas_density_kg_m3, air_density_kg_m3)
     d = math.sqrt(q / wind_speed_m_s)
     return math.copysign(abs(g_prime * q / d) ** (1.0 / 3.0), g_prime) / wind_speed_m_s
 
@@ -78,7 +83,7 @@ def richardson_instantaneous(mass_g: float, gas_density_kg_m3: float,
     v = mass_g * 1e-3 / gas_density_kg_m3
     if v <= 0:
         return 0.0
-    g_prime = _G * (gas_density_kg_m3 - air_density_kg_m3) / air_density_kg_m3
+    g_prime = _reduced_gravity(gas_density_kg_m3, air_density_kg_m3)
     return math.copysign(math.sqrt(abs(g_prime) * v ** (1.0 / 3.0)), g_prime) / wind_speed_m_s
 
 
@@ -92,13 +97,11 @@ def validity_warnings(d: Dispersion, chem: Chemical, *, air_temperature_k: float
     rho_g = chem.gas_density_kg_m3(t_rel)
     if d.instantaneous:
         ri = richardson_instantaneous(d.mass_g or 0.0, rho_g, rho_a, d.u_m_s)
-        dense = ri >= RI_INSTANTANEOUS_THRESHOLD
         limit = RI_INSTANTANEOUS_THRESHOLD
     else:
         ri = richardson_continuous(d.rate_g_s, rho_g, rho_a, d.u_m_s)
-        dense = ri >= RI_CONTINUOUS_THRESHOLD
         limit = RI_CONTINUOUS_THRESHOLD
-    if dense:
+    if ri >= limit:
         out.append(f"dense gas: Richardson number {ri:.2f} >= {limit} (Britter-McQuaid) for "
                    f"{chem.name_en} at {t_rel:.0f} K; heavy-gas slumping dominates near the "
                    "source and this Gaussian model is outside its validity there")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .errors import InvalidParameter
-from .footprint import Dispersion, centreline_reach_m
+from .footprint import Dispersion, centreline_reaches_m
 from .grid import LocalGrid
 from .kernel import wind_frame_max_g_m3
 from .limits import validity_warnings
@@ -90,7 +90,7 @@ def _grid_for(scenario: Scenario, d: Dispersion, thresholds_g_m3: list[float],
         cell = cell_m or auto_cell_m(2 * extent_m)
         return LocalGrid.covering(lon, lat, -extent_m, extent_m, -extent_m, extent_m, cell,
                                   axis_deg=axis, centre_on_axis=True), notes
-    spans = [centreline_reach_m(t, d, max_m=MAX_REACH_M) for t in thresholds_g_m3]
+    spans = centreline_reaches_m(thresholds_g_m3, d, max_m=MAX_REACH_M)
     reach = max(r for r, _ in spans)
     if reach >= MAX_REACH_M:
         notes.append(f"the lowest level of concern is still exceeded {MAX_REACH_M / 1000:g} km "

@@ -17,12 +17,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._evaluate import evaluate
 from .errors import InvalidParameter, UnknownStabilityClass
-
-try:  # numexpr is a declared dependency; numpy is the fallback
-    import numexpr as _ne
-except ImportError:  # pragma: no cover
-    _ne = None
 
 __all__ = [
     "STABILITY_CLASSES",
@@ -109,12 +105,6 @@ def briggs_expression(var: str, coeff: tuple[float, float, float]) -> str:
     return f"({a!r}*{var}*(1.0+{b!r}*{var})**{c!r})"  # pragma: no cover
 
 
-def _evaluate(expr: str, x: np.ndarray) -> np.ndarray:
-    if _ne is not None and x.size >= 4096:
-        return _ne.evaluate(expr, local_dict={"x": x})
-    return eval(expr, {"sqrt": np.sqrt}, {"x": x})  # noqa: S307 - fixed text
-
-
 def briggs(x_m: ArrayLike, stability: str, terrain: Terrain = "rural"):
     """Briggs (1973) σy and σz at downwind distance ``x_m``.
 
@@ -153,8 +143,8 @@ def briggs(x_m: ArrayLike, stability: str, terrain: Terrain = "rural"):
     coeff_y, coeff_z = BRIGGS_COEFFICIENTS[normalise_terrain(terrain)][cls]
     x = np.asarray(x_m, dtype=float)
     xp = np.where(x > 0, x, np.nan)
-    sy = _evaluate(briggs_expression("x", coeff_y), xp)
-    sz = _evaluate(briggs_expression("x", coeff_z), xp)
+    sy = evaluate(briggs_expression("x", coeff_y), {"x": xp})
+    sz = evaluate(briggs_expression("x", coeff_z), {"x": xp})
     if sy.ndim == 0:
         return float(sy), float(sz)
     return sy, sz

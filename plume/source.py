@@ -43,7 +43,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .chemicals import Chemical, get
+from .chemicals import Chemical, as_chemical
 from .errors import InvalidParameter, SourceTermError
 
 __all__ = [
@@ -101,10 +101,6 @@ def _positive(value: float, field: str, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidParameter(field, f"must be a finite number {bound}, got {v!r}")
     return v
-
-
-def _chem(chemical: str | Chemical) -> Chemical:
-    return chemical if isinstance(chemical, Chemical) else get(chemical)
 
 
 def _hole_area_m2(hole_diameter_m: float) -> float:
@@ -215,7 +211,7 @@ def flash_fraction(chemical: str | Chemical, storage_temperature_k: float) -> fl
     >>> flash_fraction("benzene", 298.15)
     0.0
     """
-    chem = _chem(chemical)
+    chem = as_chemical(chemical)
     ts = _positive(storage_temperature_k, "temperature_k")
     tb = chem.boiling_point_k
     if ts <= tb:
@@ -260,7 +256,7 @@ def gas_through_hole(chemical: str | Chemical, *, hole_diameter_m: float, pressu
     >>> round(st.rate_g_s), round(st.duration_s), st.assumptions[0]
     (102, 492, 'ideal gas (Z = 1) at 298.15 K, k = Cp/Cv = 1.324')
     """
-    chem = _chem(chemical)
+    chem = as_chemical(chemical)
     t = _positive(temperature_k, "temperature_k")
     p = _positive(pressure_pa, "pressure_pa")
     k = chem.heat_capacity_ratio(t)
@@ -326,7 +322,7 @@ def liquid_through_hole(chemical: str | Chemical, *, hole_diameter_m: float,
     >>> round(st.liquid_rate_g_s), round(st.flash_fraction, 3), round(st.rate_g_s)
     (2153, 0.197, 424)
     """
-    chem = _chem(chemical)
+    chem = as_chemical(chemical)
     t = _positive(temperature_k, "temperature_k")
     pa = _positive(ambient_pressure_pa, "ambient_pressure_pa")
     head = _positive(liquid_head_m, "liquid_head_m", allow_zero=True)
@@ -399,7 +395,7 @@ def pool_evaporation(chemical: str | Chemical, *, area_m2: float, wind_speed_m_s
     ...
     plume.errors.SourceTermError: temperature_k: chlorine boils at 298.15 K (vapour pressure 780560 Pa >= ambient 101325 Pa): Eq. D-1 is for non-boiling pools
     """
-    chem = _chem(chemical)
+    chem = as_chemical(chemical)
     area = _positive(area_m2, "area_m2")
     u = _positive(wind_speed_m_s, "wind_speed_m_s")
     t = _positive(temperature_k, "temperature_k")

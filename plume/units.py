@@ -51,6 +51,11 @@ def molar_concentration_mol_m3(temperature_k: float = STANDARD_TEMPERATURE_K,
     return p / (R_J_MOL_K * t)
 
 
+def _mg_m3_per_ppm(mw_g_mol: float, temperature_k: float, pressure_pa: float) -> float:
+    mw = _positive_scalar(mw_g_mol, "mw_g_mol")
+    return mw * molar_concentration_mol_m3(temperature_k, pressure_pa) * 1e-3
+
+
 def ppm_to_mg_m3(ppm: ArrayLike, mw_g_mol: float,
                  temperature_k: float = STANDARD_TEMPERATURE_K,
                  pressure_pa: float = STANDARD_PRESSURE_PA):
@@ -79,8 +84,7 @@ def ppm_to_mg_m3(ppm: ArrayLike, mw_g_mol: float,
     >>> ppm_to_mg_m3([0.0, 10.0], 17.03).round(3).tolist()
     [0.0, 6.961]
     """
-    mw = _positive_scalar(mw_g_mol, "mw_g_mol")
-    factor = mw * molar_concentration_mol_m3(temperature_k, pressure_pa) * 1e-3
+    factor = _mg_m3_per_ppm(mw_g_mol, temperature_k, pressure_pa)
     out = np.asarray(ppm, dtype=float) * factor
     return out if out.ndim else float(out)
 
@@ -97,8 +101,7 @@ def mg_m3_to_ppm(mg_m3: ArrayLike, mw_g_mol: float,
     >>> mg_m3_to_ppm(ppm_to_mg_m3(5.0, 34.08), 34.08)
     5.0
     """
-    mw = _positive_scalar(mw_g_mol, "mw_g_mol")
-    factor = mw * molar_concentration_mol_m3(temperature_k, pressure_pa) * 1e-3
+    factor = _mg_m3_per_ppm(mw_g_mol, temperature_k, pressure_pa)
     out = np.asarray(mg_m3, dtype=float) / factor
     return out if out.ndim else float(out)
 
