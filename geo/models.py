@@ -84,6 +84,9 @@ class Enterprise(_Placed, Base):
     address: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     risk_colour: Mapped[str | None] = mapped_column(Text)
+    risk_score: Mapped[float | None] = mapped_column(Float)
+    risk_factors: Mapped[dict | None] = mapped_column(JSONB)
+    risk_assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
     geom = _point()
 
@@ -99,6 +102,8 @@ class HazardUnit(_Placed, Base):
     grade: Mapped[int | None] = mapped_column(SmallInteger)
     is_major: Mapped[bool | None] = mapped_column(Boolean)
     exposed_people_500m: Mapped[int | None] = mapped_column(Integer)
+    alpha: Mapped[float | None] = mapped_column(Float)
+    assessment_note: Mapped[str | None] = mapped_column(Text)
     assessed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, server_default="active")
     geom = _point()
@@ -111,6 +116,7 @@ class InventoryRow(_Stamped, Base):
     chemical: Mapped[str] = mapped_column(Text)
     cas: Mapped[str | None] = mapped_column(Text)
     max_quantity_t: Mapped[float] = mapped_column(Float)
+    category: Mapped[str | None] = mapped_column(Text)  # GB 18218 Table 2/4 symbols, "J3,W2"
 
 
 class HiddenDanger(_Placed, Base):
