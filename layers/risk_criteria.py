@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInput
 from geo.vocab import TARGET_CATEGORIES
+from layers.features import InvalidQuery
 
 __all__ = ["STATUSES", "Criterion", "criteria", "fn_lines", "fn_verdict", "contours", "violations"]
 
@@ -103,7 +104,7 @@ def fn_verdict(curve: list[tuple[float, float]]) -> str:
 
 def _status(status: str) -> str:
     if status not in STATUSES:
-        raise InvalidInput("installations", f"must be one of {', '.join(STATUSES)}, got {status!r}")
+        raise InvalidQuery("installations", f"must be one of {', '.join(STATUSES)}, got {status!r}")
     return status
 
 
@@ -111,9 +112,9 @@ def _threshold(value: object) -> float:
     try:
         t = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidInput("threshold", f"must be a number per year, got {value!r}") from None
+        raise InvalidQuery("threshold", f"must be a number per year, got {value!r}") from None
     if not 1e-12 <= t <= 1.0:
-        raise InvalidInput("threshold", f"must be between 1e-12 and 1 per year, got {value!r}")
+        raise InvalidQuery("threshold", f"must be between 1e-12 and 1 per year, got {value!r}")
     return t
 
 

@@ -288,3 +288,95 @@ def test_contours_and_protection_targets_in_breach(riskdb):
         risk_criteria.violations(engine.connect(), status="old")
     with pytest.raises(ValueError, match="threshold"):
         risk_criteria.contours(engine.connect(), thresholds=[2.0])
+
+
+# ---------------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture(scope="module")
+def riskclient(settings, riskdb):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from geo.users import create_user
+    from tests.conftest import WORLD_PASSWORD
+
+    database, engine, ids = riskdb
+    with engine.begin() as conn:
+        for name, role, adcode in (("r.province", "province", "330000"), ("r.xihu", "county", "330106")):
+            create_user(conn, username=name, password=WORLD_PASSWORD, role=role, adcode=adcode)
+    risk.rebuild(engine)
+    app_engine = make_engine(database.app_url)
+    with TestClient(create_app(settings, engine=app_engine)) as client:
+        headers = {}
+        for name in ("province", "xihu"):
+            r = client.post("/auth/token", data={"username": f"r.{name}", "password": WORLD_PASSWORD})
+            assert r.status_code == 200, r.text
+            headers[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        client.as_ = headers  # type: ignore[attr-defined]
+        client.ids = ids  # type: ignore[attr-defined]
+        yield client
+    app_engine.dispose()
+
+
+def test_risk_endpoints(riskclient):
+    c, h, ids = riskclient, riskclient.as_["province"], riskclient.ids
+    info = c.get("/risk/surface", headers=h).json()
+    assert info["built"] and info["res"] == 9 and info["units"] == 3 and len(info["skipped"]) == 1
+    box = f"{ZH[0] - 0.2},{ZH[1] - 0.2},{ZH[0] + 0.2},{ZH[1] + 0.2}"
+    fc = c.get("/risk/cells", params={"bbox": box, "limit": 50}, headers=h).json()
+    risks = [f["properties"]["individual_risk"] for f in fc["features"]]
+    assert len(risks) == 50 and risks == sorted(risks, reverse=True) and fc["truncated"]
+    assert fc["features"][0]["geometry"]["type"] == "Polygon"
+    r7 = c.get("/risk/cells", params={"bbox": box, "res": 7}, headers=h).json()
+    assert r7["features"] and r7["features"][0]["properties"]["res"] == 7
+    counties = c.get("/risk/counties", headers=h)
+    assert counties.status_code == 200, counties.text
+    counties = counties.json()
+    assert "330211" in {x["adcode"] for x in counties}
+    assert c.get("/risk/counties", params={"adcode": "330200"}, headers=h).status_code == 200
+    contours = c.get("/risk/contours", params={"installations": "new"}, headers=h).json()
+    assert contours["type"] == "FeatureCollection" and contours["features"]
+    custom = c.get("/risk/contours", params=[("threshold", "1e-7"), ("threshold", "1e-6")], headers=h).json()
+    assert [f["properties"]["threshold_per_year"] for f in custom["features"]][:1] == [1e-7]
+    viol = c.get("/risk/violations", params={"installations": "new"}, headers=h).json()
+    assert all(f["properties"]["individual_risk"] > f["properties"]["limit_per_year"] for f in viol["features"])
+    soc = c.get(f"/risk/societal/{ids['E1']}", headers=h).json()
+    assert soc["verdict"] in ("acceptable", "alarp", "unacceptable") and "upper" in soc["criterion_lines"]
+
+
+def test_risk_endpoints_refuse_bad_input_and_respect_jurisdiction(riskclient):
+    c, h, ids = riskclient, riskclient.as_["province"], riskclient.ids
+    for params in ({"bbox": "1,2,3"}, {"bbox": "121,30,120,29"}, {"bbox": "120,29,121,30", "res": 8},
+                   {"bbox": "120,29,121,30", "min_risk": 2}):
+        r = c.get("/risk/cells", params=params, headers=h)
+        assert r.status_code in (400, 422), (params, r.text)
+        assert "detail" in r.json()
+    assert c.get("/risk/contours", params={"threshold": "5"}, headers=h).status_code == 400
+    assert c.get("/risk/contours", params={"threshold": "abc"}, headers=h).status_code == 400
+    assert c.get("/risk/violations", params={"installations": "old"}, headers=h).status_code == 400
+    assert c.get("/risk/counties", params={"adcode": "339999"}, headers=h).status_code == 400
+    # a Xihu county user sees neither Zhenhai's cells nor its enterprise's F–N; anonymous sees no cells
+    box = f"{ZH[0] - 0.2},{ZH[1] - 0.2},{ZH[0] + 0.2},{ZH[1] + 0.2}"
+    assert c.get("/risk/cells", params={"bbox": box}, headers=c.as_["xihu"]).json()["features"] == []
+    assert c.get(f"/risk/societal/{ids['E1']}", headers=c.as_["xihu"]).status_code == 404
+    assert c.get("/risk/cells", params={"bbox": box}).json()["features"] == []
+
+
+def test_cli_rebuild_update_status(riskdb, monkeypatch):
+    from typer.testing import CliRunner
+
+    from api.risk_cli import risk_app
+
+    database, engine, ids = riskdb
+    monkeypatch.setattr("api.risk_cli._engine", lambda: make_engine(database.owner_url))
+    runner = CliRunner()
+    out = runner.invoke(risk_app, ["rebuild"])
+    assert out.exit_code == 0, out.output
+    assert '"units": 3' in out.output
+    out = runner.invoke(risk_app, ["status"])
+    assert out.exit_code == 0 and '"built": true' in out.output and '"pending_units": 0' in out.output
+    out = runner.invoke(risk_app, ["update"])
+    assert out.exit_code == 0 and '"units": 0' in out.output
+    out = runner.invoke(risk_app, ["rebuild", "--wind-rose", "1,2"])
+    assert out.exit_code == 2 and "wind_rose" in out.output
