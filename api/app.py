@@ -12,7 +12,20 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import RequestGuard
-from api.routes import auth, events, features, health, ogc, regions, scenarios, spatial, tiles
+from api.routes import (
+    auth,
+    enterprise_risk,
+    events,
+    features,
+    hazards,
+    health,
+    ogc,
+    regions,
+    risk,
+    scenarios,
+    spatial,
+    tiles,
+)
 from geo.context import install
 from geo.db import app_url, make_engine, session_factory
 from geo.settings import Settings, get_settings
@@ -56,7 +69,10 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(scenarios.router)
     app.include_router(events.router)
     app.include_router(features.router)
+    app.include_router(enterprise_risk.router)
+    app.include_router(hazards.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(spatial.router)
+    app.include_router(risk.router)
     return app

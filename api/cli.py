@@ -29,6 +29,12 @@ except ImportError:  # pragma: no cover - while plume is being built
 if plume_app is not None:
     app.add_typer(plume_app, name="plume", help="Chemical release scenarios (Gaussian plume/puff).")
 
+from api.hazards_cli import hazards_app  # noqa: E402  (command groups in their own modules)
+from api.risk_cli import risk_app  # noqa: E402
+
+app.add_typer(hazards_app, name="hazards", help="GB 18218 major-hazard identification and grading.")
+app.add_typer(risk_app, name="risk")
+
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
@@ -144,13 +150,49 @@ def demo_load(
     try:
         if keep_existing and demo_present(engine, n_enterprises=enterprises):
             typer.echo(f"demo already loaded ({enterprises:,} synthetic enterprises): kept")
+            if not _demo_derived(engine):
+                _derive_demo(engine)
             return
         summary = load_demo(engine, n_enterprises=enterprises, seed=seed, progress=True)
+        typer.echo(summary.as_text())
+        _derive_demo(engine)
     except DemoRefused as exc:
         raise _fail(str(exc)) from None
     finally:
         engine.dispose()
-    typer.echo(summary.as_text())
+
+
+def _demo_derived(engine) -> bool:
+    """Whether the demo's assessments, risk surface and colours have been computed."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM risk_surface) AND "
+                                      "EXISTS (SELECT 1 FROM enterprises WHERE risk_colour IS NOT NULL)")).scalar())
+
+
+def _derive_demo(engine) -> None:
+    """What regulators see derived from the registry: GB 18218 grades, enterprise records,
+    the individual-risk surface and the four-colour risk, in that order (each reads the last)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from data.demo_records import add_demo_records
+    from layers import risk
+    from layers.enterprise_risk import score_enterprises
+    from layers.hazard_records import assess_all
+
+    typer.echo(assess_all(engine, progress=True).as_text())
+    records = add_demo_records(engine)
+    typer.echo(f"enterprise records (accidents, enforcement, credit): {sum(records.values()):,}")
+    with Progress(TextColumn("[bold]risk surface"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("risk", total=None)
+        s = risk.rebuild(engine, progress=lambda _stage, done, total: bar.update(task, completed=done, total=total))
+    typer.echo(f"individual-risk surface: {s.units} toxic major hazard units, {s.cells_base:,} cells at res 9 "
+               f"({s.cells:,} with roll-ups) in {s.seconds:.1f} s; {len(s.skipped)} toxic inventories without "
+               "a verified probit skipped")
+    with engine.begin() as conn:
+        c = score_enterprises(conn)
+    typer.echo("four-colour risk: " + ", ".join(f"{k} {v:,}" for k, v in sorted(c.colours.items())))
 
 
 @audit_app.command("verify")
@@ -200,8 +242,13 @@ def user_add(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    maintain: Annotated[bool | None, typer.Option(
+        help="also run the maintenance loop (assessments, risk surface, colours) in a thread; "
+             "default: on with the local development cluster, off otherwise (run `onemap risk watch`)")] = None,
 ) -> None:
     """Run the HTTP API (and, later, the web map)."""
+    import threading
+
     import uvicorn
 
     from api.app import create_app
@@ -211,7 +258,19 @@ def serve(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     settings = _ensure_database()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    stop = threading.Event()
+    if maintain if maintain is not None else settings.uses_local_cluster:
+        from geo.db import libpq_dsn, make_engine, owner_url
+        from layers.risk_maintenance import run_forever
+
+        url = owner_url(settings)
+        threading.Thread(target=run_forever, args=(make_engine(url),),
+                         kwargs={"stop": stop, "dsn": libpq_dsn(url)}, name="onemap-maintenance",
+                         daemon=True).start()
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        stop.set()
 
 
 @app.command("bench")

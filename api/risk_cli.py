@@ -7,6 +7,7 @@ reason; nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Annotated
 
@@ -35,14 +36,11 @@ def _engine():
 
 
 def _config(res: int, wind_rose: str | None):
-    import os
-
     from geo.errors import InvalidInput
     from layers.risk_model import load_config
 
-    rose = wind_rose or os.environ.get("ONEMAP_RISK_WIND_ROSE")
     try:
-        return load_config(res=res, wind_rose=rose)
+        return load_config(res=res, wind_rose=wind_rose)
     except InvalidInput as exc:
         raise _fail(str(exc)) from None
 
@@ -115,6 +113,31 @@ def status() -> None:
     typer.echo(json.dumps({"built": True, "res": row[0], "config_hash": row[1], "built_at": row[2].isoformat(),
                            "units": row[3], "cells": row[4], "seconds": round(row[5], 2), "skipped": row[6],
                            "pending_units": pending}))
+
+
+@risk_app.command("watch")
+def watch(interval: Annotated[float, typer.Option(min=1, max=3600, help="seconds between passes")] = 30.0,
+          once: Annotated[bool, typer.Option(help="one pass, then exit")] = False) -> None:
+    """Keep assessments, the risk surface and the colours in step with edits (a service)."""
+    import logging
+
+    from geo.db import libpq_dsn, owner_url
+    from geo.settings import get_settings
+    from layers.risk_maintenance import run_forever, run_once
+
+    engine = _engine()
+    try:
+        if once:
+            s = run_once(engine, rescore_all=True)
+            typer.echo(json.dumps({"assessed": s.assessed, "risk_units": s.risk_units,
+                                   "cells_changed": s.cells_changed, "enterprises_rescored": s.enterprises_rescored,
+                                   "colours_changed": s.colours_changed, "seconds": round(s.seconds, 3)}))
+            return
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        with contextlib.suppress(KeyboardInterrupt):
+            run_forever(engine, interval_s=interval, dsn=libpq_dsn(owner_url(get_settings())))
+    finally:
+        engine.dispose()
 
 
 try:  # four-colour enterprise risk: `onemap risk colours`

@@ -24,6 +24,9 @@ __all__ = ["load_demo", "demo_present", "DemoSummary", "DemoRefused", "LOAD_ORDE
 
 LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
               "protection_targets", "rescue_teams", "supply_depots", "depot_stock", "sensors", "users"]
+# rows derived from the registry (assessments, risk, records): replaced with it
+DERIVED = ["risk_queue", "hazard_assessment_queue", "hazard_assessments", "risk_units", "risk_cells",
+           "risk_surface", "societal_risk", "enterprise_records"]
 _SOURCE_TABLES = ["enterprises", "hazard_units", "hidden_dangers", "protection_targets",
                   "rescue_teams", "supply_depots", "sensors"]
 
@@ -87,7 +90,7 @@ def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 202611
         store_regions(conn, regions, population)
         bar.update(task, completed=len(regions))
         summary.counts["regions"] = len(regions)
-        conn.execute(text("TRUNCATE " + ", ".join(reversed(LOAD_ORDER)) + " RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE " + ", ".join(DERIVED + list(reversed(LOAD_ORDER))) + " RESTART IDENTITY"))
         raw = conn.connection.driver_connection
         for table in LOAD_ORDER:
             cols, rows = registry.tables[table]

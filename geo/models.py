@@ -229,6 +229,23 @@ class Scenario(_Stamped, Base):
     geom = _point()
 
 
+class RiskCell(Base):
+    """One H3 cell of the individual-risk surface (migration 0006; written by layers/risk.py)."""
+
+    __tablename__ = "risk_cells"
+    res: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    h3: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ir_fe15: Mapped[int] = mapped_column(BigInteger)
+    individual_risk: Mapped[float] = mapped_column(Float)  # generated: ir_fe15 * 1e-15, per year
+    population: Mapped[float] = mapped_column(Float)
+    hazard_units: Mapped[int] = mapped_column(Integer)
+    open_dangers: Mapped[int] = mapped_column(Integer)
+    active_alarms: Mapped[int] = mapped_column(Integer)
+    adcode: Mapped[str | None] = mapped_column(Text, ForeignKey("regions.adcode"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False), nullable=False)
+
+
 class AuditLog(Base):
     """Append-only, hash-chained; written only by database triggers (migration 0002)."""
 
@@ -247,3 +264,27 @@ class AuditLog(Base):
 
 
 PLACED_MODELS = (Enterprise, HazardUnit, HiddenDanger, ProtectionTarget, RescueTeam, SupplyDepot, Sensor)
+
+
+class EnterpriseRecord(_Stamped, Base):
+    """An accident, enforcement action or credit rating of an enterprise (migration 0007).
+
+    ``severity`` depends on ``kind`` (see the migration); ``adcode`` is copied from
+    the enterprise by the database; a withdrawn record gets ``valid_to``.
+    """
+
+    __tablename__ = "enterprise_records"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    severity: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"), nullable=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    data_source: Mapped[str] = mapped_column(Text, server_default="registry")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+__all__ += ["EnterpriseRecord"]

@@ -26,6 +26,7 @@ from geo.models import (
     ProtectionTarget,
     Region,
     RescueTeam,
+    RiskCell,
     SupplyDepot,
 )
 
@@ -81,7 +82,11 @@ class Layer:
 
     @property
     def id_column(self):
-        return self.model.__table__.c.adcode if self.model is Region else self.model.__table__.c.id
+        if self.model is Region:
+            return self.model.__table__.c.adcode
+        if self.model is RiskCell:
+            return self.model.__table__.c.h3
+        return self.model.__table__.c.id
 
     @property
     def geom_column(self):
@@ -148,6 +153,10 @@ ENTERPRISES = Layer(
         _f(_E, "status", "string", "状态", "status", choices=vocab.ENTERPRISE_STATUSES, filterable=True),
         _f(_E, "risk_colour", "string", "风险等级", "risk colour", choices=vocab.RISK_COLOURS, filterable=True,
            sortable=True),
+        # read-only (written by layers.enterprise_risk); risk_factors, a JSON list of
+        # {factor, label_zh, label_en, points, detail}, is left out of tiles (layers.tiles._SKIP_IN_TILES)
+        _f(_E, "risk_score", "number", "风险分值", "risk score", sortable=True),
+        _f(_E, "risk_factors", "object", "主要风险因素", "main risk factors"),
         _f(_E, "data_source", "string", "数据来源", "data source", choices=vocab.DATA_SOURCES, filterable=True),
         *_stamps(_E),
     ),
@@ -173,6 +182,8 @@ HAZARD_UNITS = Layer(
         _f(_H, "grade", "integer", "危险源等级", "grade", filterable=True, sortable=True),
         _f(_H, "is_major", "boolean", "重大危险源", "major hazard", filterable=True),
         _f(_H, "exposed_people_500m", "integer", "500米内人数", "people within 500 m"),
+        _f(_H, "alpha", "number", "暴露人员校正系数α", "α (people within 500 m)"),
+        _f(_H, "assessment_note", "string", "辨识分级说明", "assessment note"),
         _f(_H, "status", "string", "状态", "status", filterable=True),
         *_stamps(_H),
     ),
@@ -284,9 +295,40 @@ def _region_layer(level: str, minzoom: int, maxzoom: int, width: float) -> Layer
     )
 
 
+# Individual risk per year: GB 36894 limits (3e-7 … 3e-5) fall on the class breaks.
+RISK_STEPS = ((0.0, "#fff7bc"), (1e-7, "#fee391"), (3e-7, "#fec44f"), (1e-6, "#fe9929"), (3e-6, "#ec7014"),
+              (1e-5, "#cc4c02"), (3e-5, "#8c2d04"))
+
+
+def _risk_layer(res: int, minzoom: int, maxzoom: int) -> Layer:
+    step: list = ["step", ["get", "individual_risk"], RISK_STEPS[0][1]]
+    for value, colour in RISK_STEPS[1:]:
+        step += [value, colour]
+    legend = tuple({"value": v, "zh": f"≥ {v:g} /年", "en": f"≥ {v:g} per year", "color": c}
+                   for v, c in reversed(RISK_STEPS))
+    return Layer(
+        name=f"risk_cells_r{res}", zh=f"个人风险（H3 {res}级）", en=f"Individual risk (H3 res {res})",
+        model=RiskCell, geometry="Polygon",
+        fields=(
+            Field("individual_risk", RiskCell.individual_risk, "number", "个人风险（次/年）",
+                  "individual risk (per year)", sortable=True),
+            Field("population", RiskCell.population, "number", "人口", "population", sortable=True),
+            Field("hazard_units", RiskCell.hazard_units, "integer", "危险源单元数", "hazard units"),
+            Field("open_dangers", RiskCell.open_dangers, "integer", "未销号隐患数", "open hidden dangers"),
+            Field("active_alarms", RiskCell.active_alarms, "integer", "报警数", "active alarms"),
+            Field("adcode", RiskCell.adcode, "string", "行政区划代码", "region code", sortable=True),
+        ),
+        base_filter=RiskCell.res == res, minzoom=minzoom, maxzoom=maxzoom, version_tables=("risk_cells",),
+        style={"type": "fill", "paint": {"fill-color": step, "fill-opacity": 0.55,
+                                         "fill-outline-color": "rgba(0,0,0,0.15)"}},
+        legend=legend,
+    )
+
+
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     ENTERPRISES, HAZARD_UNITS, HIDDEN_DANGERS, PROTECTION_TARGETS, RESCUE_TEAMS, SUPPLY_DEPOTS,
     _region_layer("province", 0, 22, 2.5), _region_layer("city", 4, 22, 1.5), _region_layer("county", 6, 22, 0.8),
+    _risk_layer(5, 0, 7), _risk_layer(7, 8, 10), _risk_layer(9, 11, 22),
 )}
 """Every map layer by name."""
 

@@ -8,6 +8,13 @@ the caller's jurisdiction is refused by PostgreSQL (403), a stale
 ``If-Match`` version is a :class:`StaleVersion` (409). Nothing is ever
 deleted: soft deletion sets ``valid_to`` (and the layer's "gone" status).
 The caller commits.
+
+A change to a hazard unit (or its inventory) or to a protection target queues
+the affected units (database triggers); the same transaction then reassesses
+those the caller may write (:func:`layers.hazard_records.assess_pending`), so
+the response already carries the new S, R and grade. Under the caller's
+row-level security the count of people within 500 m is provisional and the
+units stay queued for the maintenance job's full recount.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from geo.registry import db_errors
 from geo.uscc import validate_uscc
 from geo.validate import parse_geojson_geometry
 from layers.catalogue import Layer
+from layers.hazard_records import assess_pending
+from layers.hazards import HazardError, hazard_category
 
 __all__ = ["StaleVersion", "VersionRequired", "create_feature", "update_feature", "delete_feature", "payload_schema",
            "CREATE_MODELS", "UPDATE_MODELS"]
@@ -73,6 +82,25 @@ class InventoryItem(BaseModel):
     chemical: Name
     cas: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,7}-[0-9]{2}-[0-9]$")] | None = None
     max_quantity_t: float = Field(ge=0, allow_inf_nan=False, le=1e7)
+    category: Annotated[str, StringConstraints(max_length=60)] | None = Field(
+        None, description="GB 18218-2018 Table 2 hazard category symbol(s), comma-separated: 'W5.3', 'J3,W2'. "
+                          "Needed to grade a unit holding a Table 1 chemical that is not a Table 3 toxic gas, "
+                          "and to assess a chemical not named in Table 1")
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        symbols: list[str] = []
+        for part in v.split(","):
+            try:
+                symbol = hazard_category(part).symbol
+            except HazardError as exc:
+                raise ValueError(exc.reason) from None
+            if symbol not in symbols:
+                symbols.append(symbol)
+        return ",".join(symbols)
 
 
 class StockItem(BaseModel):
@@ -252,10 +280,11 @@ def _write_children(session: Session, layer: Layer, row_id: int, body: _Body, *,
                             .values(max_quantity_t=0))
         for i in items.values():
             stmt = pg_insert(InventoryRow).values(hazard_unit_id=row_id, chemical=i.chemical, cas=i.cas,
-                                                  max_quantity_t=i.max_quantity_t)
+                                                  max_quantity_t=i.max_quantity_t, category=i.category)
             session.execute(stmt.on_conflict_do_update(
                 constraint="hazard_unit_inventory_unit_chemical_key",
-                set_={"cas": stmt.excluded.cas, "max_quantity_t": stmt.excluded.max_quantity_t}))
+                set_={"cas": stmt.excluded.cas, "max_quantity_t": stmt.excluded.max_quantity_t,
+                      "category": stmt.excluded.category}))
     if layer.name == "supply_depots" and getattr(body, "stock", None) is not None:
         seen = {s.item for s in body.stock}
         if len(seen) != len(body.stock):
@@ -265,6 +294,16 @@ def _write_children(session: Session, layer: Layer, row_id: int, body: _Body, *,
             session.execute(stmt.on_conflict_do_update(
                 constraint="depot_stock_depot_item_key",
                 set_={"unit": stmt.excluded.unit, "quantity": stmt.excluded.quantity}))
+
+
+_REASSESSED = ("hazard_units", "protection_targets")
+
+
+def _reassess(session: Session, layer: Layer) -> set[int]:
+    """Assess the hazard units this transaction queued (GB 18218); the ids whose stored values changed."""
+    if layer.name not in _REASSESSED:
+        return set()
+    return assess_pending(session.connection(), this_transaction=True).updated_ids
 
 
 def _check_writer(session: Session) -> None:
@@ -290,6 +329,7 @@ def create_feature(session: Session, *, layer: Layer, payload: Any) -> int:
     with db_errors(conn):
         row_id = session.execute(insert(layer.table).values(**values).returning(layer.id_column)).scalar_one()
         _write_children(session, layer, row_id, body, replace=False)
+        _reassess(session, layer)
     return row_id
 
 
@@ -315,10 +355,13 @@ def update_feature(session: Session, *, layer: Layer, feature_id: int, payload: 
     if current != if_match:
         raise StaleVersion(current)
     with db_errors(session.connection()):
+        # children first: a move queues the unit with reason 'unit' last (the reassessment reads it)
+        _write_children(session, layer, feature_id, body, replace=True)
         if values:
             session.execute(update(layer.table).where(layer.id_column == feature_id).values(**values))
-        _write_children(session, layer, feature_id, body, replace=True)
-        if not values:  # only children changed: the parent's version still moves
+        reassessed = _reassess(session, layer)
+        if not values and not (layer.name == "hazard_units" and feature_id in reassessed):
+            # only children changed (and the stored assessment did not): the parent's version still moves
             session.execute(update(layer.table).where(layer.id_column == feature_id)
                             .values(updated_at=func.now()))
     return session.execute(select(layer.table.c.version).where(layer.id_column == feature_id)).scalar_one()
@@ -337,3 +380,4 @@ def delete_feature(session: Session, *, layer: Layer, feature_id: int, if_match:
         values["status"] = layer.deleted_status
     with db_errors(session.connection()):
         session.execute(update(layer.table).where(layer.id_column == feature_id).values(**values))
+        _reassess(session, layer)

@@ -371,7 +371,8 @@ def get_feature(session: Session, *, layer: Layer, feature_id: int, geojson: boo
 def _children(layer: Layer):
     if layer.name == "hazard_units":
         sub = (select(func.coalesce(func.json_agg(func.json_build_object(
-            "chemical", InventoryRow.chemical, "cas", InventoryRow.cas, "max_quantity_t", InventoryRow.max_quantity_t)
+            "chemical", InventoryRow.chemical, "cas", InventoryRow.cas, "max_quantity_t", InventoryRow.max_quantity_t,
+            "category", InventoryRow.category)
             ).filter(InventoryRow.max_quantity_t > 0), _EMPTY_ARRAY))
             .where(InventoryRow.hazard_unit_id == layer.id_column).scalar_subquery())
         return ("inventory", sub)

@@ -67,6 +67,7 @@ __all__ = [
     "UnknownChemical",
     "AmbiguousChemical",
     "UnknownCategory",
+    "CategoryNeeded",
     "Chemical",
     "HazardCategory",
     "Contribution",
@@ -155,6 +156,14 @@ class AmbiguousChemical(UnknownChemical):
 
 class UnknownCategory(HazardError, KeyError):
     """A hazard category that is not a Table 2 symbol (``J1`` … ``J5``, ``W1.1`` … ``W11``)."""
+
+
+class CategoryNeeded(InvalidInput):
+    """A major unit cannot be graded: a Table 1 chemical outside Table 3 has no ``category``.
+
+    Its β comes from Table 4 by hazard category (§4.3). Identification does not
+    need it: ``assess_unit(..., grade=False)`` still gives S and ``is_major``.
+    """
 
 
 # --------------------------------------------------------------------------- records
@@ -264,9 +273,9 @@ class UnitAssessment:
     is_major : bool
         ``s >= 1``: a major hazard installation (重大危险源).
     r : float or None
-        α·Σ βᵢ·qᵢ/Qᵢ (Eq. 2); None when not major.
+        α·Σ βᵢ·qᵢ/Qᵢ (Eq. 2); None when not major (or not graded: ``grade=False``).
     grade : int or None
-        1 (一级, most severe) … 4 (四级); None when not major.
+        1 (一级, most severe) … 4 (四级); None when R is None.
     alpha : float
         α of Table 5 for ``exposed_people_500m``.
     exposed_people_500m : int
@@ -702,7 +711,7 @@ def _item_fields(item: object, i: int) -> Mapping[str, object]:
 
 
 def assess_unit(
-    inventory: Sequence[Mapping[str, object]], *, exposed_people_500m: int
+    inventory: Sequence[Mapping[str, object]], *, exposed_people_500m: int, grade: bool = True
 ) -> UnitAssessment:
     """Identify and grade one production or storage unit (GB 18218-2018 §4.1–4.3).
 
@@ -718,6 +727,11 @@ def assess_unit(
     exposed_people_500m : int
         People normally present outside the plant within 500 m of its boundary
         (Table 5).
+    grade : bool, default True
+        False: identification only (§4.1–4.2). S and ``is_major`` as usual, but
+        R and the grade stay None even for a major unit, so a missing β
+        (category) is not an error. For storing what can be known while an
+        inventory still lacks a category.
 
     Returns
     -------
@@ -729,6 +743,9 @@ def assess_unit(
         ValueError subclasses naming the field (``inventory[2].quantity_t``).
     UnknownChemical, AmbiguousChemical, UnknownCategory
         KeyError subclasses naming the field, with close matches.
+    CategoryNeeded
+        An InvalidInput: the unit is major and ``grade`` is True, but a row
+        lacks the category its β needs.
 
     Examples
     --------
@@ -755,6 +772,17 @@ def assess_unit(
     ...                 exposed_people_500m=0)
     >>> a.s, a.r, a.grade, a.contributions[0].beta_source
     (2.5, 1.875, 4, 'table4')
+
+    A major unit whose β is unknown (苯 is in Table 1 but not Table 3): grading
+    needs its category; identification alone does not:
+
+    >>> assess_unit([{"chemical": "苯", "quantity_t": 60}], exposed_people_500m=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    layers.hazards.CategoryNeeded: inventory[0].category: needed to grade the unit: '苯' is not ...
+    >>> a = assess_unit([{"chemical": "苯", "quantity_t": 60}], exposed_people_500m=0, grade=False)
+    >>> a.s, a.is_major, a.r, a.grade, a.contributions[0].beta
+    (1.2, True, None, None, None)
 
     Unknown chemical, negative quantity:
 
@@ -808,11 +836,11 @@ def assess_unit(
     s = sum((row[4] / row[5] for row in rows), Fraction(0))
     is_major = s >= 1  # §4.2, Eq. 1: "equals or exceeds"
     r: Fraction | None = None
-    if is_major:
+    if is_major and grade:
         for i, _, chem, _, _, _, _, beta, _, _ in rows:
             if beta is None:
                 name = chem.name_zh if chem is not None else "?"
-                raise InvalidInput(
+                raise CategoryNeeded(
                     f"inventory[{i}].category",
                     f"needed to grade the unit: {name!r} is not a Table 3 toxic gas, so its β "
                     f"comes from Table 4 by hazard category ({STANDARD} §4.3); give its "

@@ -493,11 +493,13 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
     rewritten. The result equals a full rebuild exactly. When the surface was
     built with another configuration (or never), this rebuilds it instead.
     """
-    config = config or load_config()
     t0 = time.perf_counter()
     ids = sorted({int(i) for i in unit_ids})
     with engine.connect() as probe:
         stored = _stored_config(probe)
+        stored_json = probe.execute(text("SELECT config FROM risk_surface WHERE id = 1")).scalar()
+    if config is None:  # keep the configuration the surface was built with
+        config = RiskConfig.from_json(stored_json) if stored_json else load_config()
     if stored != config.hash:
         s = rebuild(engine, config=config)
         return UpdateSummary(units=len(ids), cells_changed=s.cells, seconds=s.seconds, rebuilt=True)
@@ -565,7 +567,8 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
 
 
 def update_pending(engine: Engine, *, config: RiskConfig | None = None, limit: int = 500) -> UpdateSummary:
-    """Update the units waiting in ``risk_queue`` (edits since the last rebuild or update)."""
+    """Update the units waiting in ``risk_queue`` (edits since the last rebuild or update),
+    with the stored configuration unless ``config`` is given."""
     with engine.connect() as conn:
         ids = conn.execute(text("SELECT hazard_unit_id FROM risk_queue ORDER BY queued_at, hazard_unit_id "
                                 "LIMIT :n"), {"n": limit}).scalars().all()

@@ -44,6 +44,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -137,6 +138,14 @@ class RiskConfig:
     def as_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> RiskConfig:
+        """The configuration :meth:`as_json` wrote (``risk_surface.config``)."""
+        return cls(scenarios=tuple(ScenarioSpec(**s) for s in data["scenarios"]),
+                   weather=tuple(WeatherClass(**w) for w in data["weather"]),
+                   wind_rose=tuple(data["wind_rose"]), res=data["res"], terrain=data["terrain"],
+                   p_min=data["p_min"])
+
     @property
     def hash(self) -> str:
         text = json.dumps(self.as_json(), sort_keys=True, separators=(",", ":"))
@@ -181,10 +190,29 @@ def parse_wind_rose(text: str | Sequence[float]) -> tuple[float, ...]:
     return tuple(v / total for v in values)
 
 
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise InvalidInput(name, f"no such file {value!r}")
+    return path
+
+
 def load_config(*, scenarios_file: Path | None = None, weather_file: Path | None = None,
                 wind_rose: str | Sequence[float] | None = None, res: int = 9,
                 terrain: str = "rural") -> RiskConfig:
-    """Read the scenario and weather tables (``data/`` by default) into a :class:`RiskConfig`."""
+    """Read the scenario and weather tables into a :class:`RiskConfig`.
+
+    Defaults: ``ONEMAP_RISK_SCENARIOS_FILE`` / ``ONEMAP_RISK_WEATHER_FILE`` /
+    ``ONEMAP_RISK_WIND_ROSE`` when set (read at call time), else ``data/`` and a
+    uniform 12-sector rose.
+    """
+    scenarios_file = scenarios_file or _env_path("ONEMAP_RISK_SCENARIOS_FILE")
+    weather_file = weather_file or _env_path("ONEMAP_RISK_WEATHER_FILE")
+    if wind_rose is None:
+        wind_rose = os.environ.get("ONEMAP_RISK_WIND_ROSE") or None
     scen = []
     for i, r in enumerate(_rows(scenarios_file or _DATA_DIR / "risk_scenarios.csv")):
         if r["release"] not in _RELEASES:

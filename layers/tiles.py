@@ -58,7 +58,7 @@ WEB_MERCATOR_HALF_M = 20037508.342789244
 _WORLD_M = 2 * WEB_MERCATOR_HALF_M
 CLUSTER_CELLS = 64  # a thinned tile has at most 64 × 64 cells
 
-_SKIP_IN_TILES = {"version", "updated_at", "is_public", "address", "uscc", "data_source"}
+_SKIP_IN_TILES = {"version", "updated_at", "is_public", "address", "uscc", "data_source", "risk_factors"}
 
 
 def tile_fields(layer: Layer) -> list:

@@ -73,7 +73,7 @@ def test_item_carries_etag_and_children(wclient):
     r = wclient.get(f"/hazard-units/{ids['H1']}", headers=wclient.as_["zhenhai"])
     assert r.status_code == 200 and r.headers["etag"] == '"1"'
     body = r.json()
-    assert body["inventory"] == [{"chemical": "氯", "cas": "7782-50-5", "max_quantity_t": 20.0}]
+    assert body["inventory"] == [{"chemical": "氯", "cas": "7782-50-5", "max_quantity_t": 20.0, "category": None}]
     assert wclient.get(f"/hazard-units/{ids['H1']}", headers={**wclient.as_["zhenhai"],
                                                                 "If-None-Match": '"1"'}).status_code == 304
     depot = wclient.get(f"/supply-depots/{ids['S1']}", params={"f": "geojson"}, headers=wclient.as_["zhenhai"]).json()
@@ -190,12 +190,13 @@ def test_geojson_feature_body_and_inventory_upsert(wclient):
     r = wclient.post("/hazard-units", json=body, headers=h)
     assert r.status_code == 201, r.text
     unit = r.json()
-    assert unit["inventory"] == [{"chemical": "氨", "cas": None, "max_quantity_t": 5.0}]
+    assert unit["inventory"] == [{"chemical": "氨", "cas": None, "max_quantity_t": 5.0, "category": None}]
     r = wclient.patch(f"/hazard-units/{unit['id']}", json={"inventory": [{"chemical": "氯", "max_quantity_t": 3}]},
                       headers={**h, "If-Match": r.headers["etag"]})
     assert r.status_code == 200, r.text
-    assert r.json()["inventory"] == [{"chemical": "氯", "cas": None, "max_quantity_t": 3.0}]  # ammonia set to 0 t
-    assert r.headers["etag"] == '"2"'
+    assert r.json()["inventory"] == [{"chemical": "氯", "cas": None, "max_quantity_t": 3.0, "category": None}]  # ammonia set to 0 t
+    # v1 the insert, v2 its GB 18218 assessment (S stored), v3 the edit together with its reassessment
+    assert r.headers["etag"] == '"3"' and r.json()["s"] == 0.6
 
 
 def test_hidden_danger_defaults_to_the_enterprise_location(wclient):

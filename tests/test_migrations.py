@@ -7,7 +7,7 @@ from geo.migrate import current_revision, downgrade, head_revision, upgrade
 
 TABLES = {"regions", "region_parts", "enterprises", "hazard_units", "hazard_unit_inventory",
           "hidden_dangers", "protection_targets", "rescue_teams", "supply_depots", "depot_stock",
-          "sensors", "users"}
+          "sensors", "users", "enterprise_records"}
 
 
 def _tables(url):

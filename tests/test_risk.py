@@ -347,7 +347,7 @@ def test_risk_endpoints(riskclient):
 
 def test_risk_endpoints_refuse_bad_input_and_respect_jurisdiction(riskclient):
     c, h, ids = riskclient, riskclient.as_["province"], riskclient.ids
-    for params in ({"bbox": "1,2,3"}, {"bbox": "121,30,120,29"}, {"bbox": "120,29,121,30", "res": 8},
+    for params in ({"bbox": ""}, {"bbox": "1,2,3"}, {"bbox": "121,30,120,29"}, {"bbox": "120,29,121,30", "res": 8},
                    {"bbox": "120,29,121,30", "min_risk": 2}):
         r = c.get("/risk/cells", params=params, headers=h)
         assert r.status_code in (400, 422), (params, r.text)
@@ -380,3 +380,99 @@ def test_cli_rebuild_update_status(riskdb, monkeypatch):
     assert out.exit_code == 0 and '"units": 0' in out.output
     out = runner.invoke(risk_app, ["rebuild", "--wind-rose", "1,2"])
     assert out.exit_code == 2 and "wind_rose" in out.output
+
+
+def test_risk_cells_as_vector_tiles_and_ogc_items(riskclient):
+    import mapbox_vector_tile
+
+    from tests.test_tiles_api import tile_of
+
+    c, h = riskclient, riskclient.as_["province"]
+    for layer, z in (("risk_cells_r9", 12), ("risk_cells_r7", 9), ("risk_cells_r5", 6)):
+        _, x, y = tile_of(ZH[0], ZH[1], z)
+        r = c.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", headers=h)
+        assert r.status_code == 200, r.text
+        feats = mapbox_vector_tile.decode(r.content)[layer]["features"]
+        assert feats and all(f["properties"]["individual_risk"] > 0 for f in feats)
+        assert all(f["properties"]["adcode"].startswith("33") for f in feats)
+        # outside the layer's zooms: an empty tile; anonymous: nothing
+        assert c.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt").content == b""
+    assert c.get("/tiles/risk_cells_r9.json", headers=h).json()["minzoom"] == 11
+    style = next(x for x in c.get("/layers").json()["data"] if x["name"] == "risk_cells_r9")
+    assert style["style"]["type"] == "fill" and style["legend"][0]["value"] == 3e-5
+    box = f"{ZH[0] - 0.05},{ZH[1] - 0.05},{ZH[0] + 0.05},{ZH[1] + 0.05}"
+    items = c.get("/ogc/collections/risk_cells_r9/items", params={"bbox": box, "limit": 5}, headers=h)
+    assert items.status_code == 200, items.text
+    assert len(items.json()["features"]) == 5
+
+
+def test_maintenance_pass_and_loop_keep_derived_risk_in_step(riskdb):
+    import threading
+    import time
+
+    from geo.db import libpq_dsn
+    from layers.risk_maintenance import run_forever, run_once
+
+    database, engine, ids = riskdb
+    risk.rebuild(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE hazard_unit_inventory SET max_quantity_t = 25 WHERE hazard_unit_id = :h "
+                          "AND chemical = '氯'"), {"h": ids["H1"]})
+    s = run_once(engine)
+    assert s.assessed >= 1 and s.risk_units >= 1 and s.cells_changed > 0 and s.enterprises_rescored >= 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT (SELECT count(*) FROM risk_queue) + "
+                                 "(SELECT count(*) FROM hazard_assessment_queue)")).scalar() == 0
+        s_h1, major, colour = conn.execute(text(
+            "SELECT h.s, h.is_major, e.risk_colour FROM hazard_units h JOIN enterprises e ON e.id = h.enterprise_id "
+            "WHERE h.id = :h"), {"h": ids["H1"]}).one()
+    assert s_h1 == pytest.approx(25 / 5) and major and colour in ("red", "orange", "yellow", "blue")
+    incremental = _snapshot(engine)[0]
+    risk.rebuild(engine)
+    assert _snapshot(engine)[0] == incremental
+    # the loop: an edit is picked up on its notification, well before the 60 s interval
+    stop = threading.Event()
+    loop = threading.Thread(target=run_forever, args=(engine,),
+                            kwargs={"interval_s": 60.0, "stop": stop, "dsn": libpq_dsn(database.owner_url)})
+    loop.start()
+    try:
+        time.sleep(1.0)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE hazard_unit_inventory SET max_quantity_t = 22 WHERE hazard_unit_id = :h "
+                              "AND chemical = '氯'"), {"h": ids["H1"]})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                left = conn.execute(text("SELECT count(*) FROM risk_queue")).scalar()
+                stored = conn.execute(text("SELECT inputs->'sources'->0->>'quantity_t' FROM risk_units "
+                                           "WHERE hazard_unit_id = :h"), {"h": ids["H1"]}).scalar()
+            if left == 0 and stored == "22.0":
+                break
+            time.sleep(0.3)
+        assert left == 0 and stored == "22.0"
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert not loop.is_alive()
+
+
+def test_updates_keep_the_configuration_the_surface_was_built_with(riskdb, monkeypatch):
+    _, engine, ids = riskdb
+    north = rm.load_config(wind_rose=(1.0,) + (0.0,) * 11)
+    risk.rebuild(engine, config=north)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE hazard_unit_inventory SET max_quantity_t = 30 WHERE hazard_unit_id = :h "
+                          "AND chemical = '氯'"), {"h": ids["H1"]})
+    upd = risk.update_pending(engine)
+    assert upd.units >= 1 and not upd.rebuilt
+    after = _snapshot(engine)[0]
+    risk.rebuild(engine, config=north)
+    assert _snapshot(engine)[0] == after
+    monkeypatch.setenv("ONEMAP_RISK_WIND_ROSE", "1,1,1,1")
+    assert rm.load_config().wind_rose == (0.25,) * 4
+    monkeypatch.setenv("ONEMAP_RISK_WEATHER_FILE", "/nonexistent.csv")
+    with pytest.raises(ValueError, match="ONEMAP_RISK_WEATHER_FILE"):
+        rm.load_config()
+    monkeypatch.delenv("ONEMAP_RISK_WEATHER_FILE")
+    monkeypatch.delenv("ONEMAP_RISK_WIND_ROSE")
+    risk.rebuild(engine)  # back to the default for the other tests

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import SessionDep
-from layers.features import parse_bbox, region_prefix
+from layers.features import InvalidQuery, parse_bbox, region_prefix
 from layers.risk_criteria import contours, violations
 from layers.risk_views import MAX_CELLS, cells_geojson, county_summary, societal, surface_info
 
@@ -32,7 +32,10 @@ def cells(session: SessionDep,
           min_risk: Annotated[float, Query(ge=0, le=1, description="per year")] = 0.0,
           limit: Annotated[int, Query(ge=1, le=MAX_CELLS)] = 5000) -> dict:
     """Risk cells in a box as GeoJSON, highest individual risk first."""
-    return cells_geojson(session, bbox=parse_bbox(bbox), res=res, min_risk=min_risk, limit=limit)
+    box = parse_bbox(bbox)
+    if box is None:
+        raise InvalidQuery("bbox", "is required: minLon,minLat,maxLon,maxLat")
+    return cells_geojson(session, bbox=box, res=res, min_risk=min_risk, limit=limit)
 
 
 @router.get("/counties")
