@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from api.cli_common import fail as _fail
+
 app = typer.Typer(help="OneMap: one map for work-safety and emergency-management regulators.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The database: local PostGIS cluster and migrations.", no_args_is_help=True)
@@ -36,9 +38,6 @@ app.add_typer(hazards_app, name="hazards", help="GB 18218 major-hazard identific
 app.add_typer(risk_app, name="risk")
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _settings():
@@ -275,13 +274,14 @@ def serve(
 
 @app.command("bench")
 def bench(
-    name: Annotated[str, typer.Argument(help="benchmark: demo-load, plume or tiles")] = "demo-load",
+    name: Annotated[str, typer.Argument(help="benchmark: demo-load, plume, tiles or risk")] = "demo-load",
 ) -> None:
     """Run a benchmark script from benchmarks/ (prints one JSON object)."""
     import runpy
     from pathlib import Path
 
-    scripts = {"demo-load": "demo_load_bench.py", "plume": "plume_bench.py", "tiles": "tiles_bench.py"}
+    scripts = {"demo-load": "demo_load_bench.py", "plume": "plume_bench.py", "tiles": "tiles_bench.py",
+               "risk": "risk_bench.py"}
     if name not in scripts:
         raise _fail(f"name: unknown benchmark {name!r}; choose one of {', '.join(scripts)}")
     path = Path(__file__).resolve().parent.parent / "benchmarks" / scripts[name]

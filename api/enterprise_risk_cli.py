@@ -21,6 +21,9 @@ from typing import Annotated
 
 import typer
 
+from api.cli_common import fail as _fail
+from api.cli_common import owner_engine as _engine
+
 __all__ = ["enterprise_risk_app"]
 
 enterprise_risk_app = typer.Typer(help="Four-colour enterprise risk (红橙黄蓝).", no_args_is_help=True,
@@ -35,21 +38,8 @@ def _group() -> None:
     """Four-colour enterprise risk."""
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
-def _engine():
-    """An engine on the database in use, as the owner role (starts the local cluster if it is the one)."""
-    from geo.db import make_engine, owner_url
-    from geo.pgcluster import LocalCluster
-    from geo.settings import get_settings
-
-    settings = get_settings()
-    if settings.uses_local_cluster:
-        LocalCluster(settings).up()
-    return make_engine(owner_url(settings))
 
 
 @enterprise_risk_app.command("colours")

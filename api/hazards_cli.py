@@ -20,6 +20,9 @@ from typing import Annotated
 
 import typer
 
+from api.cli_common import fail as _fail
+from api.cli_common import owner_engine as _owner_engine
+
 __all__ = ["hazards_app"]
 
 hazards_app = typer.Typer(help="GB 18218-2018 major-hazard identification and grading (stored, with history).",
@@ -31,24 +34,8 @@ def _group() -> None:
     """GB 18218-2018 major-hazard identification and grading."""
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
-def _owner_engine():
-    from geo.db import make_engine, owner_url
-    from geo.errors import ClusterError
-    from geo.pgcluster import LocalCluster
-    from geo.settings import get_settings
-
-    settings = get_settings()
-    if settings.uses_local_cluster:
-        try:
-            LocalCluster(settings).up()
-        except ClusterError as exc:
-            raise _fail(str(exc), 1) from None
-    return make_engine(owner_url(settings))
 
 
 @hazards_app.command("assess")

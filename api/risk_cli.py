@@ -13,26 +13,17 @@ from typing import Annotated
 
 import typer
 
+from api.cli_common import fail as _fail
+from api.cli_common import owner_engine as _engine
+
 __all__ = ["risk_app"]
 
 risk_app = typer.Typer(help="Risk: H3 individual-risk surface (GB 36894) and four-colour enterprise risk.",
                        no_args_is_help=True, add_completion=False)
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
-def _engine():
-    from geo.db import make_engine, owner_url
-    from geo.pgcluster import LocalCluster
-    from geo.settings import get_settings
-
-    settings = get_settings()
-    if settings.uses_local_cluster:
-        LocalCluster(settings).up()
-    return make_engine(owner_url(settings))
 
 
 def _config(res: int, wind_rose: str | None):

@@ -40,6 +40,7 @@ __all__ = [
     "cell_boundaries",
     "cells_in_disk",
     "parents",
+    "descendant_range",
     "cell_area_m2",
     "polygon_to_cells",
     "cells_to_str",
@@ -49,6 +50,7 @@ __all__ = [
 
 MIN_RES = 0
 MAX_RES = 15
+_RES_OFFSET = 52  # bits 52-55 of an H3 index hold its resolution
 #: Upper bound on the cells a single disk or polygon may produce (memory guard).
 MAX_CELLS = 2_000_000
 
@@ -205,8 +207,14 @@ def cell_boundaries(cells: ArrayLike) -> Any:
     """
     flat, shape = _cells(cells)
     out = np.empty(flat.size, dtype=object)
-    for i, cell in enumerate(flat.tolist()):
-        out[i] = Polygon([(lng, lat) for lat, lng in _h3.cell_to_boundary(cell)])
+    rings = [_h3.cell_to_boundary(cell) for cell in flat.tolist()]  # ((lat, lng), ...) per cell
+    counts = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    for k in np.unique(counts):  # hexagons, and the odd pentagon or distorted cell: one batch each
+        idx = np.nonzero(counts == k)[0]
+        latlng = np.asarray([rings[i] for i in idx], dtype=np.float64)  # (m, k, 2)
+        lnglat = latlng[..., ::-1]
+        closed = np.concatenate([lnglat, lnglat[:, :1]], axis=1)
+        out[idx] = shapely.polygons(closed)
     return _out(out, shape)
 
 
@@ -264,8 +272,12 @@ def resolutions(cells: ArrayLike) -> Any:
     return _out(out, shape)
 
 
-def parents(cells: ArrayLike, res: int) -> Any:
+def parents(cells: ArrayLike, res: int, *, check: bool = True) -> Any:
     """Return the ancestor of each cell at the coarser resolution ``res``.
+
+    Computed on the index bits (an H3 cell's parent is the cell with the resolution
+    field set to ``res`` and the digits below it set to 7), vectorised.
+    ``check=False`` skips the per-cell validity check, for cells this program made.
 
     Examples
     --------
@@ -278,18 +290,50 @@ def parents(cells: ArrayLike, res: int) -> Any:
     geo.errors.InvalidInput: res: must not be finer than the cells' resolution (cells has resolution 9 < 10)
     """
     res = _res(res)
-    flat, shape = _cells(cells)
-    out = np.empty(flat.size, dtype=np.uint64)
-    for i, cell in enumerate(flat.tolist()):
-        own = _h3.get_resolution(cell)
-        if own < res:
-            where = f"[{i}]" if shape else ""
-            raise InvalidInput(
-                "res",
-                f"must not be finer than the cells' resolution (cells{where} has resolution {own} < {res})",
-            )
-        out[i] = _h3.cell_to_parent(cell, res)
+    if check:
+        flat, shape = _cells(cells)
+    else:
+        arr = np.asarray(cells)
+        flat, shape = arr.astype(np.uint64).ravel(), arr.shape
+    own = ((flat >> np.uint64(_RES_OFFSET)) & np.uint64(0xF)).astype(np.int64)
+    finer = np.flatnonzero(own < res)
+    if finer.size:
+        i = int(finer[0])
+        where = f"[{i}]" if shape else ""
+        raise InvalidInput(
+            "res", f"must not be finer than the cells' resolution (cells{where} has resolution {own[i]} < {res})"
+        )
+    below = np.uint64((1 << (3 * (MAX_RES - res))) - 1)
+    out = (flat & ~np.uint64(0xF << _RES_OFFSET)) | np.uint64(res << _RES_OFFSET) | below
     return _out(out, shape)
+
+
+def descendant_range(cells: ArrayLike, res: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(lo, hi)`` int64 arrays: every descendant at ``res`` of each cell has an index in
+    ``[lo, hi]`` (for range scans of a ``bigint`` column holding cells of one resolution).
+
+    A descendant keeps its ancestor's leading digits; the digits below the ancestor's
+    resolution down to ``res`` run over 0..7 and those below ``res`` are 7, so with the
+    resolution field set to ``res`` the descendants fill one contiguous range (which
+    also holds some non-cells, never other cells' descendants).
+
+    Examples
+    --------
+    >>> p = lonlat_to_cells(120.15, 30.28, 5)
+    >>> lo, hi = descendant_range(p, 9)
+    >>> bool(lo <= np.int64(lonlat_to_cells(120.15, 30.28, 9)) <= hi)
+    True
+    """
+    res = _res(res)
+    flat, shape = _cells(cells)
+    own = ((flat >> np.uint64(_RES_OFFSET)) & np.uint64(0xF)).astype(np.int64)
+    if flat.size and int(own.max()) > res:
+        raise InvalidInput("res", f"must not be coarser than the cells' resolution ({int(own.max())})")
+    hi = (flat & ~np.uint64(0xF << _RES_OFFSET)) | np.uint64(res << _RES_OFFSET)
+    span = (np.left_shift(np.uint64(1), (3 * (res - own)).astype(np.uint64)) - np.uint64(1)) \
+        << np.uint64(3 * (MAX_RES - res))
+    lo = hi & ~span
+    return _out(lo.astype(np.int64), shape), _out(hi.astype(np.int64), shape)
 
 
 def cell_area_m2(cells: ArrayLike) -> Any:
@@ -316,8 +360,11 @@ def _geodesic_m(lon0: float, lat0: float, lon: np.ndarray, lat: np.ndarray) -> n
     return np.asarray(dist, dtype=np.float64)
 
 
-def cells_in_disk(lon: float, lat: float, radius_m: float, res: int) -> NDArray[np.uint64]:
+def cells_in_disk(lon: float, lat: float, radius_m: float, res: int, *, with_centres: bool = False) -> Any:
     """Return the cells whose centres lie within ``radius_m`` geodesic metres of a point.
+
+    With ``with_centres=True``, return ``(cells, centre_lon, centre_lat)`` (the centres
+    are computed anyway; this saves asking for them again).
 
     Parameters
     ----------
@@ -365,7 +412,10 @@ def cells_in_disk(lon: float, lat: float, radius_m: float, res: int) -> NDArray[
         inside = _geodesic_m(lon0, lat0, d_lon, d_lat) <= radius
         ring = np.asarray(_h3.grid_ring(centre, k), dtype=np.uint64)
         if not np.isin(disk[inside], ring).any():  # the outermost ring is clear: done
-            return np.unique(disk[inside])
+            cells, first = np.unique(disk[inside], return_index=True)
+            if with_centres:
+                return cells, np.asarray(d_lon)[inside][first], np.asarray(d_lat)[inside][first]
+            return cells
         k += max(1, k // 4)
         _too_many(3 * k * (k + 1) + 1, "radius_m", res)
 

@@ -135,12 +135,12 @@ def gather_facts(conn: Connection, *, res: int = 9,
           WHERE valid_to IS NULL AND population > 0 {_bbox_clause(bbox)}) t"""), p).all()
     cells, people = [], []
     if targets:
-        arr = np.asarray(targets, dtype=float)
+        arr = np.asarray([tuple(t) for t in targets], dtype=float)  # plain tuples: numpy is slow on Rows
         cells.append(h3grid.lonlat_to_cells(arr[:, 0], arr[:, 1], res))
         people.append(arr[:, 2])
     surface = conn.execute(text("SELECT h3, population FROM population_cells")).all()
     if surface:
-        arr = np.asarray(surface, dtype=np.int64)
+        arr = np.asarray([tuple(t) for t in surface], dtype=np.int64)
         cells.append(arr[:, 0].astype(np.uint64))
         people.append(np.asarray([s[1] for s in surface], dtype=float))
     if cells:
@@ -164,7 +164,7 @@ def gather_facts(conn: Connection, *, res: int = 9,
     for kind, sql in queries.items():
         geom = "s.geom" if kind == "active_alarms" else "geom"
         rows = conn.execute(text(f"{sql} {_bbox_clause(bbox, geom)}"), p).all()
-        arr = np.asarray(rows, dtype=float).reshape(-1, 2)
+        arr = np.asarray([tuple(r) for r in rows], dtype=float).reshape(-1, 2)
         points[kind] = h3grid.lonlat_to_cells(arr[:, 0], arr[:, 1], res) if arr.size else np.zeros(0, np.uint64)
     return CellFacts(uniq.astype(np.uint64), pop, points, res)
 
@@ -173,9 +173,7 @@ def gather_facts(conn: Connection, *, res: int = 9,
 
 
 def _disk(lon: float, lat: float, radius_m: float, *, res: int):
-    cells = h3grid.cells_in_disk(lon, lat, radius_m, res)
-    c_lon, c_lat = h3grid.cell_centres(cells)
-    return cells, np.atleast_1d(c_lon), np.atleast_1d(c_lat)
+    return h3grid.cells_in_disk(lon, lat, radius_m, res, with_centres=True)
 
 
 def _population_lookup(cells: np.ndarray, *, pop_cells: np.ndarray, pop: np.ndarray) -> np.ndarray:
@@ -279,7 +277,7 @@ def _cell_rows(base_cells: np.ndarray, base_ir: np.ndarray, config: RiskConfig,
                  np.concatenate(ir_parts).astype(np.int64))
 
 
-def _copy_cells(conn: Connection, rows: _Rows, facts: CellFacts) -> int:
+def _copy_cells(conn: Connection, rows: _Rows, facts: CellFacts, counties: _Counties) -> int:
     if not len(rows):
         return 0
     pop = np.zeros(len(rows))
@@ -292,38 +290,43 @@ def _copy_cells(conn: Connection, rows: _Rows, facts: CellFacts) -> int:
     polys = h3grid.cell_boundaries(rows.cells)
     wkb = shapely.to_wkb(shapely.set_srid(np.asarray(polys, dtype=object).reshape(-1), 4326),
                          hex=True, include_srid=True)
+    c_lon, c_lat = h3grid.cell_centres(rows.cells)
+    adcodes = counties.of(np.atleast_1d(c_lon), np.atleast_1d(c_lat))
     data = zip(rows.res.tolist(), rows.cells.astype(np.int64).tolist(), rows.ir_q.tolist(),
                np.round(pop, 3).tolist(), counts["hazard_units"].tolist(), counts["open_dangers"].tolist(),
-               counts["active_alarms"].tolist(), wkb.tolist(), strict=True)
+               counts["active_alarms"].tolist(), adcodes.tolist(), wkb.tolist(), strict=True)
     dbapi = conn.connection.driver_connection
     copy_rows(dbapi, "risk_cells", ["res", "h3", "ir_fe15", "population", "hazard_units", "open_dangers",
-                                    "active_alarms", "geom"], list(data))
+                                    "active_alarms", "adcode", "geom"], list(data))
     return len(rows)
 
 
-# one set-based join: the county part holding each new cell's centre
-_SET_COUNTIES = text("""
-    UPDATE risk_cells c SET adcode = m.adcode FROM (
-      SELECT DISTINCT ON (x.res, x.h3) x.res, x.h3, p.adcode
-      FROM risk_cells x JOIN region_parts p ON ST_Intersects(p.geom, ST_Centroid(x.geom))
-      WHERE x.adcode IS NULL ORDER BY x.res, x.h3, p.adcode) m
-    WHERE c.res = m.res AND c.h3 = m.h3""")
+class _Counties:
+    """The county of a point: the county part it lies in (lowest code on a shared border, as
+    ``onemap_county_of``), else, at sea, the nearest part. Region parts are read once."""
 
+    def __init__(self, conn: Connection) -> None:
+        parts = conn.execute(text("SELECT adcode, ST_AsBinary(geom) FROM region_parts ORDER BY adcode, id")).all()
+        self.codes = np.asarray([p[0] for p in parts], dtype=object)
+        self.tree = shapely.STRtree(shapely.from_wkb([bytes(p[1]) for p in parts]))
 
-def _set_counties(conn: Connection) -> None:
-    """County of each new cell's centre; for centres at sea, the county nearest to it."""
-    conn.execute(_SET_COUNTIES)
-    sea = conn.execute(text("SELECT res, h3, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) "
-                            "FROM risk_cells WHERE adcode IS NULL")).all()
-    if not sea:
-        return
-    parts = conn.execute(text("SELECT adcode, ST_AsBinary(geom) FROM region_parts ORDER BY id")).all()
-    tree = shapely.STRtree(shapely.from_wkb([bytes(p[1]) for p in parts]))
-    points = shapely.points([(r[2], r[3]) for r in sea])
-    nearest = tree.query_nearest(points, all_matches=False)[1]
-    codes = [parts[i][0] for i in nearest]
-    conn.execute(text("UPDATE risk_cells SET adcode = :a WHERE res = :r AND h3 = :h"),
-                 [{"a": a, "r": r[0], "h": r[1]} for a, r in zip(codes, sea, strict=True)])
+    def of(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        out = np.full(lon.size, None, dtype=object)
+        if lon.size == 0 or self.codes.size == 0:
+            return out
+        points = shapely.points(lon, lat)
+        pt, part = self.tree.query(points, predicate="intersects")
+        # parts are in adcode order, so the lowest part index of a point is its lowest code
+        order = np.lexsort((part, pt))
+        pt, part = pt[order], part[order]
+        first = np.ones(pt.size, dtype=bool)
+        first[1:] = pt[1:] != pt[:-1]
+        out[pt[first]] = self.codes[part[first]]
+        sea = np.nonzero(out == None)[0]  # noqa: E711 (element-wise)
+        if sea.size:
+            _, near = self.tree.query_nearest(points[sea], all_matches=False)
+            out[sea] = self.codes[near]
+        return out
 
 
 def _unit_rows(results: Sequence[UnitRisk], config: RiskConfig) -> list[dict]:
@@ -375,13 +378,17 @@ def _write_societal(conn: Connection, enterprise_ids: Sequence[int] | None) -> i
     return len(params)
 
 
-def _announce(conn: Connection, kind: str, cells: int) -> None:
+def _announce(conn: Connection, kind: str, cells: int, near: np.ndarray | None = None) -> None:
+    """Bump the surface's data version and notify ``/events``: the cities (4-digit prefixes)
+    of all cells, or of the cells ``near`` (coarse roll-up cells) for an update."""
     ver = conn.execute(text("""
         INSERT INTO data_versions AS dv (table_name, version, changed_at) VALUES ('risk_cells', 1, now())
         ON CONFLICT (table_name) DO UPDATE SET version = dv.version + 1, changed_at = now()
         RETURNING dv.version""")).scalar()
+    where = "" if near is None else "AND res = :res AND h3 = ANY(:near)"
+    params = {} if near is None else {"res": ROLLUP_RES[0], "near": near.astype(np.int64).tolist()}
     codes = conn.execute(text("SELECT coalesce(array_agg(DISTINCT left(adcode, 4) ORDER BY left(adcode, 4)), "
-                              "'{}') FROM risk_cells WHERE adcode IS NOT NULL")).scalar()
+                              f"'{{}}') FROM risk_cells WHERE adcode IS NOT NULL {where}"), params).scalar()
     payload = {"t": "risk_cells", "op": "UPDATE", "n": cells, "v": ver, "k": kind, "p": False, "a": list(codes)}
     conn.execute(text("SELECT pg_notify('onemap_events', :p)"), {"p": json.dumps(payload)})
 
@@ -436,8 +443,7 @@ def rebuild(engine: Engine, *, config: RiskConfig | None = None, workers: int | 
         base_cells, base_ir = _sum_cells((u.cells, u.ir_q) for u in results)
         rows = _cell_rows(base_cells, base_ir, config)
         conn.execute(text("DELETE FROM risk_cells"))
-        _copy_cells(conn, rows, facts)
-        _set_counties(conn)
+        _copy_cells(conn, rows, facts, _Counties(conn))
         conn.execute(text("DELETE FROM risk_units"))
         unit_rows = _unit_rows(results, config)
         if unit_rows:
@@ -479,10 +485,105 @@ def _sources_of(inputs: dict) -> list[ToxicSource]:
     return [ToxicSource(**s) for s in inputs["sources"]]
 
 
-def _bbox_of(cells: np.ndarray) -> tuple[float, float, float, float]:
+def _bounds(cells: np.ndarray) -> tuple[float, float, float, float] | None:
+    if cells.size == 0:
+        return None
     polys = np.asarray(h3grid.cell_boundaries(cells), dtype=object).reshape(-1)
     b = shapely.total_bounds(polys)
     return float(b[0]), float(b[1]), float(b[2]), float(b[3])
+
+
+def _union(*boxes) -> tuple[float, float, float, float]:
+    boxes = [b for b in boxes if b is not None]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _reach_box(s: ToxicSource, config: RiskConfig) -> tuple[float, float, float, float]:
+    """A box holding every cell within the source's reach (plus a kilometre for cell edges)."""
+    r = reach_m(s, config) + 1000.0
+    dlat = r / 110_000.0
+    dlon = r / (110_000.0 * max(np.cos(np.radians(s.lat)), 0.1))
+    return s.lon - dlon, s.lat - dlat, s.lon + dlon, s.lat + dlat
+
+
+def _array(values) -> str:
+    """A bigint[] literal: psycopg's per-element list adaptation is the slow part of big ANY()s."""
+    return "{" + ",".join(map(str, np.asarray(values, dtype=np.int64).tolist())) + "}"
+
+
+def _current(conn: Connection, res: int, cells: np.ndarray) -> dict[int, int]:
+    rows = conn.execute(text("SELECT h3, ir_fe15 FROM risk_cells WHERE res = :res AND h3 = ANY(CAST(:cells AS bigint[]))"),
+                        {"res": res, "cells": _array(cells)}).all()
+    return {int(h): int(v) for h, v in rows}
+
+
+def _children_max(conn: Connection, parents: np.ndarray, base_res: int) -> dict[int, int]:
+    """Max stored base-resolution risk under each parent (the roll-up rule), by index range."""
+    if parents.size == 0:
+        return {}
+    lo, hi = h3grid.descendant_range(parents, base_res)
+    rows = conn.execute(text("""
+        SELECT p.parent, max(c.ir_fe15) FROM unnest(CAST(:parents AS bigint[]), CAST(:lo AS bigint[]),
+                                                    CAST(:hi AS bigint[])) AS p(parent, lo, hi)
+        JOIN risk_cells c ON c.res = :res AND c.h3 BETWEEN p.lo AND p.hi
+        GROUP BY p.parent"""), {"parents": _array(parents), "lo": _array(lo), "hi": _array(hi),
+                                "res": base_res}).all()
+    return {int(p): int(v) for p, v in rows}
+
+
+_SET_IR = text("""UPDATE risk_cells c SET ir_fe15 = v.ir, updated_at = now()
+                  FROM unnest(CAST(:cells AS bigint[]), CAST(:irs AS bigint[])) AS v(h3, ir)
+                  WHERE c.res = :res AND c.h3 = v.h3""")
+_DELETE = text("DELETE FROM risk_cells WHERE res = :res AND h3 = ANY(CAST(:cells AS bigint[]))")
+
+
+def _apply(conn: Connection, res: int, current: dict[int, int], final: dict[int, int],
+           full: set[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Write one resolution's changes; return the rows to (re)insert whole: (res list, cells, ir)."""
+    gone = [c for c in current if final.get(c, 0) == 0]
+    changed = [c for c, v in final.items() if v > 0 and c in current and c not in full and current[c] != v]
+    rewrite = [c for c, v in final.items() if v > 0 and (c not in current or c in full)]
+    drop = gone + [c for c in rewrite if c in current]
+    if drop:
+        conn.execute(_DELETE, {"res": res, "cells": _array(drop)})
+    if changed:
+        conn.execute(_SET_IR, {"res": res, "cells": _array(changed), "irs": _array([final[c] for c in changed])})
+    cells = np.asarray(sorted(rewrite), dtype=np.int64).astype(np.uint64)
+    return [res] * cells.size, cells, np.asarray([final[int(c)] for c in cells.astype(np.int64)], dtype=np.int64)
+
+
+def _rollup_update(conn: Connection, r: int, base: int, cells: np.ndarray, cur: np.ndarray, fin: np.ndarray,
+                   stored: dict[int, int]) -> dict[int, int]:
+    """New max of each parent (at ``r``) of the changed base cells, exactly.
+
+    A parent's max can only be lost when a child that held it went down; for every
+    other parent it is max(stored max, new values of its changed children). Only the
+    parents that lost their max are recomputed from all their children.
+    """
+    keys = h3grid.parents(cells, r, check=False).astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, cur, fin = keys[order], cur[order], fin[order]
+    uniq, start = np.unique(keys, return_index=True)
+    new_max = np.maximum.reduceat(fin, start)
+    old = np.asarray([stored.get(int(p), 0) for p in uniq.tolist()], dtype=np.int64)
+    lost = (fin < cur) & (cur == np.repeat(old, np.diff(np.append(start, keys.size))))
+    lost_any = np.logical_or.reduceat(lost, start)
+    out = {int(p): int(v) for p, v in zip(uniq.tolist(), np.maximum(old, new_max).tolist(), strict=True)}
+    redo = uniq[lost_any]
+    if redo.size:
+        for p in redo.tolist():
+            out[int(p)] = 0
+        out.update(_children_max(conn, redo.astype(np.uint64), base))
+    return out
+
+
+def _write_whole(conn: Connection, parts: list, base: int, counties: _Counties) -> None:
+    """Insert whole rows (geometry, county, population, counts) returned by :func:`_apply`."""
+    rows = _Rows(np.concatenate([np.asarray(f[0], dtype=np.int64) for f in parts]),
+                 np.concatenate([f[1] for f in parts]).astype(np.uint64),
+                 np.concatenate([f[2] for f in parts]).astype(np.int64))
+    if len(rows):
+        _copy_cells(conn, rows, gather_facts(conn, res=base, bbox=_bounds(rows.cells)), counties)
 
 
 def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig | None = None
@@ -490,8 +591,10 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
     """Replace the contribution of some units: subtract what is stored, add what they hold now.
 
     Only the cells the units reach (before or after) and their roll-up parents are
-    rewritten. The result equals a full rebuild exactly. When the surface was
-    built with another configuration (or never), this rebuilds it instead.
+    touched: changed values are updated in place; cells that appear or that hold a
+    unit's old or new place (their counts change) are rewritten whole. The result
+    equals a full rebuild exactly. When the surface was built with another
+    configuration (or never), this rebuilds it instead.
     """
     t0 = time.perf_counter()
     ids = sorted({int(i) for i in unit_ids})
@@ -503,6 +606,7 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
     if stored != config.hash:
         s = rebuild(engine, config=config)
         return UpdateSummary(units=len(ids), cells_changed=s.cells, seconds=s.seconds, rebuilt=True)
+    base = config.res
     with engine.begin() as conn:
         conn.execute(_LOCK)
         conn.execute(text("DELETE FROM risk_queue WHERE hazard_unit_id = ANY(:ids)"), {"ids": ids})
@@ -512,48 +616,38 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
         new_sources, _ = gather_sources(conn, ids)
         if not old_sources and not new_sources:
             return UpdateSummary(units=len(ids), cells_changed=0, seconds=time.perf_counter() - t0)
-        no_facts = CellFacts(np.zeros(0, np.uint64), np.zeros(0), {}, config.res)
+        no_facts = CellFacts(np.zeros(0, np.uint64), np.zeros(0), {}, base)
         old_results = compute(old_sources, config, no_facts)
-        # every cell reached before or after, and the cells of the units' old and new places
-        parts = [u.cells for u in old_results]
-        parts += [h3grid.cells_in_disk(s.lon, s.lat, reach_m(s, config), config.res) for s in new_sources]
-        parts += [np.atleast_1d(h3grid.lonlat_to_cells(s.lon, s.lat, config.res))
-                  for s in old_sources + new_sources]
-        touched = np.unique(np.concatenate(parts)).astype(np.uint64)
-        parents = {r: np.unique(h3grid.parents(touched, r)) for r in ROLLUP_RES}
-        bbox = _bbox_of(parents[min(ROLLUP_RES)])
-        facts = gather_facts(conn, res=config.res, bbox=bbox)
-        new_results = compute(new_sources, config, facts)
+        # the cells holding a unit's old or new place: their counts change, so they are rewritten whole
+        places = np.unique(np.concatenate([np.atleast_1d(h3grid.lonlat_to_cells(s.lon, s.lat, base))
+                                           for s in old_sources + new_sources])).astype(np.uint64)
+        place_parents = {r: np.unique(h3grid.parents(places, r, check=False)) for r in ROLLUP_RES}
+        # population and counts: around the new reach (F–N) and over the cells rewritten whole
+        boxes = [_reach_box(s, config) for s in new_sources]
+        boxes += [_bounds(places)] + [_bounds(p) for p in place_parents.values()]
+        new_results = compute(new_sources, config, gather_facts(conn, res=base, bbox=_union(*boxes)))
         delta_cells, delta = _sum_cells([(u.cells, -u.ir_q) for u in old_results]
                                         + [(u.cells, u.ir_q) for u in new_results])
-        # current base values of every base cell under the touched parents
-        top = parents[min(ROLLUP_RES)]
-        current = conn.execute(text(
-            "SELECT h3, ir_fe15 FROM risk_cells WHERE res = :res AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"),
-            {"res": config.res, **_bbox_params(bbox)}).all()
-        cur = np.asarray(current, dtype=np.int64).reshape(-1, 2)
-        cur_cells = cur[:, 0].astype(np.uint64)
-        cur_ir = cur[:, 1]
-        under = np.isin(h3grid.parents(cur_cells, min(ROLLUP_RES)), top) if cur_cells.size else np.zeros(0, bool)
-        cur_cells, cur_ir = cur_cells[under], cur_ir[under]
-        base_cells, base_ir = _sum_cells([(cur_cells, cur_ir), (delta_cells, delta)])
-        keep = base_ir != 0
-        if np.any(base_ir < 0):
+        touched = np.union1d(delta_cells, places).astype(np.uint64)
+        current = _current(conn, base, touched)
+        d = dict(zip(delta_cells.astype(np.int64).tolist(), delta.tolist(), strict=True))
+        final = {int(c): current.get(int(c), 0) + d.get(int(c), 0) for c in touched.astype(np.int64).tolist()}
+        if any(v < 0 for v in final.values()):
             raise RuntimeError("risk surface out of step with risk_units: run `onemap risk rebuild`")
-        base_cells, base_ir = base_cells[keep], base_ir[keep]
-        # rewrite: touched base cells and the touched parents (from all their base children)
-        sel = np.isin(base_cells, touched)
-        rows = _cell_rows(base_cells, base_ir, config, parents_only=parents)
-        is_base = rows.res == config.res
-        rows_keep = ~is_base | np.isin(rows.cells, base_cells[sel])
-        rows = _Rows(rows.res[rows_keep], rows.cells[rows_keep], rows.ir_q[rows_keep])
-        conn.execute(text("DELETE FROM risk_cells WHERE res = :res AND h3 = ANY(:cells)"),
-                     {"res": config.res, "cells": touched.astype(np.int64).tolist()})
+        counties = _Counties(conn)
+        _write_whole(conn, [_apply(conn, base, current, final, set(places.astype(np.int64).tolist()))],
+                     base, counties)
+        # roll-ups: the max of the (now stored) children of every touched parent
+        parts = []
+        t_cells = touched.astype(np.int64)
+        t_cur = np.asarray([current.get(int(c), 0) for c in t_cells.tolist()], dtype=np.int64)
+        t_fin = np.asarray([final[int(c)] for c in t_cells.tolist()], dtype=np.int64)
         for r in ROLLUP_RES:
-            conn.execute(text("DELETE FROM risk_cells WHERE res = :res AND h3 = ANY(:cells)"),
-                         {"res": r, "cells": parents[r].astype(np.int64).tolist()})
-        _copy_cells(conn, rows, facts)
-        _set_counties(conn)
+            parents = np.unique(h3grid.parents(touched, r, check=False))
+            cur_p = _current(conn, r, parents)
+            fin_p = _rollup_update(conn, r, base, touched, t_cur, t_fin, cur_p)
+            parts.append(_apply(conn, r, cur_p, fin_p, set(place_parents[r].astype(np.int64).tolist())))
+        _write_whole(conn, parts, base, counties)
         conn.execute(text("DELETE FROM risk_units WHERE hazard_unit_id = ANY(:ids)"), {"ids": ids})
         unit_rows = _unit_rows(new_results, config)
         if unit_rows:
@@ -562,8 +656,10 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
         _write_societal(conn, sorted(enterprises))
         conn.execute(text("UPDATE risk_surface SET units = (SELECT count(*) FROM risk_units), "
                           "cells = (SELECT count(*) FROM risk_cells) WHERE id = 1"))
-        _announce(conn, "risk_surface.updated", len(rows))
-    return UpdateSummary(units=len(ids), cells_changed=len(rows), seconds=time.perf_counter() - t0)
+        changed = len(touched)
+        _announce(conn, "risk_surface.updated", changed,
+                  near=np.unique(h3grid.parents(touched, ROLLUP_RES[0], check=False)))
+    return UpdateSummary(units=len(ids), cells_changed=changed, seconds=time.perf_counter() - t0)
 
 
 def update_pending(engine: Engine, *, config: RiskConfig | None = None, limit: int = 500) -> UpdateSummary:

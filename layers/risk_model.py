@@ -88,11 +88,12 @@ MAX_RELEASE_S = 1800.0
 _DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 _GEOD = Geod(ellps="WGS84")
 _RELEASES = ("instantaneous", "continuous_10min", "hole_10mm")
-# the polar table: angle from the downwind axis, radians; fine near the axis where
+# the polar table: angle from the downwind axis, radians; 0.1° steps near the axis, where
 # stable plumes are a degree or two wide
-_THETA = np.radians(np.concatenate([np.linspace(0.0, 10.0, 201), np.arange(11.0, 181.0, 1.0)]))
-_N_RADII = 120
+_THETA = np.radians(np.concatenate([np.linspace(0.0, 10.0, 101), np.arange(11.0, 181.0, 1.0)]))
 _R_MIN_M = 5.0
+# the polar table's distances: 5 m to 100 km, 40 per decade (a 6 % step), shared by every table
+_R_GRID = np.geomspace(_R_MIN_M, 100_000.0, 173)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -300,17 +301,6 @@ def _load_factor(probit: Probit, mw_g_mol: float) -> float:
     return per_g_m3 ** probit.n / 60.0
 
 
-def _dispersions(source: ToxicSource, spec: ScenarioSpec, w: WeatherClass, terrain: str) -> Dispersion:
-    mass_g = source.quantity_t * 1e6
-    common = dict(u_m_s=w.wind_speed_m_s, stability=w.stability, terrain=terrain, h_m=RELEASE_HEIGHT_M)
-    if spec.release == "instantaneous":
-        return Dispersion(mass_g=mass_g, **common)
-    if spec.release == "continuous_10min":
-        return Dispersion(rate_g_s=mass_g / 600.0, duration_s=600.0, **common)
-    term = _hole_term(source.cas, mass_g)
-    return Dispersion(rate_g_s=term[0], duration_s=term[1], **common)
-
-
 @lru_cache(maxsize=1024)
 def _hole_term(cas: str, mass_g: float) -> tuple[float, float]:
     """Rate (g/s) and duration (s) of liquid through a 10 mm hole, all of it airborne."""
@@ -319,17 +309,34 @@ def _hole_term(cas: str, mass_g: float) -> tuple[float, float]:
     return t.rate_g_s, t.duration_s
 
 
-def _fatality(load: np.ndarray, probit: Probit, factor: float) -> np.ndarray:
+def _scale_and_unit(source: ToxicSource, spec: ScenarioSpec) -> tuple[float, str, float | None]:
+    """The release's scale (mass g, or rate g/s), its kind, and its duration (s).
+
+    The toxic load at ground level is ``scaleⁿ`` times that of a unit release of the
+    same kind and duration (:func:`plume.footprint.toxic_load`: the puff is linear in
+    mass, a finite plume in rate, and λ = uT/σx does not depend on either), so the
+    load table of a unit release is computed once per weather class and duration.
+    """
+    mass_g = source.quantity_t * 1e6
+    if spec.release == "instantaneous":
+        return mass_g, "instantaneous", None
+    if spec.release == "continuous_10min":
+        return mass_g / 600.0, "continuous", 600.0
+    rate, duration = _hole_term(source.cas, mass_g)
+    return rate, "continuous", duration
+
+
+@lru_cache(maxsize=512)
+def _unit_log_load(kind: str, duration_s: float | None, stability: str, u_m_s: float, terrain: str,
+                   n: float) -> np.ndarray:
+    """ln of the toxic load of a unit release, (g/m³)ⁿ·s, on the universal polar grid."""
+    common = dict(u_m_s=u_m_s, stability=stability, terrain=terrain, h_m=RELEASE_HEIGHT_M)
+    d = (Dispersion(mass_g=1.0, **common) if kind == "instantaneous"
+         else Dispersion(rate_g_s=1.0, duration_s=duration_s, **common))
+    x = _R_GRID[:, None] * np.cos(_THETA)[None, :]
+    y = _R_GRID[:, None] * np.sin(_THETA)[None, :]
     with np.errstate(divide="ignore"):
-        pr = probit.a + probit.b * np.log(load * factor)
-    return np.where(load > 0, ndtr(pr - 5.0), 0.0)
-
-
-def _reach_m(d: Dispersion, probit: Probit, factor: float, n: float, p_min: float) -> float:
-    x = np.geomspace(1.0, 100_000.0, 2000)
-    p = _fatality(toxic_load(x, 0.0, d, n), probit, factor)
-    above = np.nonzero(p >= p_min)[0]
-    return 0.0 if above.size == 0 else float(x[min(above[-1] + 1, x.size - 1)])
+        return np.log(toxic_load(x, y, d, n))
 
 
 def _tables(source: ToxicSource, config: RiskConfig) -> list[_Table]:
@@ -346,47 +353,84 @@ def _tables_for(cas: str, quantity_t: float, unit_kind: str, config: RiskConfig)
     source = ToxicSource(0, 0, 0.0, 0.0, unit_kind, cas, quantity_t)
     chem = plume.chemicals.get(source.cas)
     probit = default_probit(chem)
-    factor = _load_factor(probit, chem.mw_g_mol)
+    log_factor = math.log(_load_factor(probit, chem.mw_g_mol))
     out = []
     for spec in config.scenarios_for(source.unit_kind):
+        scale, kind, duration = _scale_and_unit(source, spec)
         for w in config.weather:
-            d = _dispersions(source, spec, w, config.terrain)
-            reach = _reach_m(d, probit, factor, probit.n, config.p_min)
-            if reach <= 0:
+            log_load = _unit_log_load(kind, duration, w.stability, w.wind_speed_m_s, config.terrain, probit.n)
+            pr = probit.a + probit.b * (log_factor + probit.n * math.log(scale) + log_load)
+            p = ndtr(pr - 5.0)  # ln 0 = -inf gives Pr = -inf, P = 0
+            # the reach: one grid step beyond the farthest radius where the centreline reaches p_min
+            # (the ground-level maximum over angle is on the plume axis)
+            above = np.nonzero(p[:, 0] >= config.p_min)[0]
+            if above.size == 0:
                 continue
-            r = np.geomspace(_R_MIN_M, max(reach, 2 * _R_MIN_M), _N_RADII)
-            x = r[:, None] * np.cos(_THETA)[None, :]
-            y = r[:, None] * np.sin(_THETA)[None, :]
-            p = _fatality(toxic_load(x, y, d, probit.n), probit, factor)
-            p[p < config.p_min] = 0.0  # beyond the reach, as for the reach itself
+            last = min(above[-1] + 1, _R_GRID.size - 1)
+            rows = slice(0, max(last + 1, 2))
+            p = p[rows]
+            p[p < config.p_min] = 0.0  # not followed below p_min, as for the reach itself
             steps = 0.5 * (p[:, 1:] + p[:, :-1]) * np.diff(_THETA)[None, :]
-            cum = np.concatenate([np.zeros((r.size, 1)), np.cumsum(steps, axis=1)], axis=1)
-            out.append(_Table(np.log(r), p, cum, reach, spec.frequency_per_year * w.probability))
+            cum = np.concatenate([np.zeros((p.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1)
+            out.append(_Table(np.log(_R_GRID[rows]), p, cum, float(_R_GRID[last]),
+                              spec.frequency_per_year * w.probability))
     return out
 
 
-def _interp(table: np.ndarray, log_r: np.ndarray, lr: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of a (nr, nθ) table at (log r, θ ∈ [0, π]); 0 beyond the last radius."""
+@dataclass(frozen=True)
+class _Radial:
+    """Where each receptor falls on a table's radial axis (shared by every angle looked up)."""
+
+    i: np.ndarray  # (n, 1) lower radial index
+    fr: np.ndarray  # (n, 1) fraction towards i + 1
+    inside: np.ndarray  # (n, 1) within the table's last radius
+
+
+def _radial(log_r: np.ndarray, lr: np.ndarray) -> _Radial:
     i = np.clip(np.searchsorted(log_r, lr) - 1, 0, log_r.size - 2)
     fr = np.clip((lr - log_r[i]) / (log_r[i + 1] - log_r[i]), 0.0, 1.0)
+    return _Radial(i[:, None], fr[:, None], (lr <= log_r[-1])[:, None])
+
+
+def _interp(table: np.ndarray, rad: _Radial, theta: np.ndarray) -> np.ndarray:
+    """Interpolate a (nr, nθ) table at receptors ``rad`` and angles ``theta`` (n, m) in [0, π].
+
+    Linear in angle; geometric in distance where both radial neighbours are positive
+    (the values fall off like a power of r, so this is far closer than linear on a
+    6 % radial step), else linear; 0 beyond the last radius.
+    """
     j = np.clip(np.searchsorted(_THETA, theta) - 1, 0, _THETA.size - 2)
     ft = np.clip((theta - _THETA[j]) / (_THETA[j + 1] - _THETA[j]), 0.0, 1.0)
+    i = rad.i
     a = (1 - ft) * table[i, j] + ft * table[i, j + 1]
     b = (1 - ft) * table[i + 1, j] + ft * table[i + 1, j + 1]
-    # geometric in r where both neighbours are positive (the values fall off like a
-    # power of r, so this is far closer than linear on a 6 % radial step), else linear
+    fr = rad.fr
     with np.errstate(divide="ignore", invalid="ignore"):
         geo = np.exp((1 - fr) * np.log(a) + fr * np.log(b))
     v = np.where((a > 0) & (b > 0), geo, (1 - fr) * a + fr * b)
-    return np.where(lr <= log_r[-1], v, 0.0)
+    return np.where(rad.inside, v, 0.0)
 
 
-def _signed_cum(t: _Table, lr: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """∫_0^δ P dδ' for any real δ (P even and 2π-periodic in δ)."""
+def _signed_cum(t: _Table, rad: _Radial, full: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """∫_0^δ P dδ' for any real δ (P is even and 2π-periodic in δ); ``full`` = ∫_0^π P."""
     turns = np.floor((delta + np.pi) / (2 * np.pi))
     d = delta - 2 * np.pi * turns  # in [-π, π)
-    full = _interp(t.cum, t.log_r, lr, np.full_like(d, np.pi))
-    return 2.0 * full * turns + np.sign(d) * _interp(t.cum, t.log_r, lr, np.abs(d))
+    return 2.0 * full * turns + np.sign(d) * _interp(t.cum, rad, np.abs(d))
+
+
+def _sector_mean(t: _Table, rad: _Radial, bearing: np.ndarray, rose: np.ndarray) -> np.ndarray:
+    """Σ_k p_k · (mean probability of death over sector k's wind directions), per receptor."""
+    full = _interp(t.cum, rad, np.full((bearing.size, 1), np.pi))  # (n, 1)
+    k = rose.size
+    if np.all(rose == rose[0]):  # uniform: the sectors tile the circle, ∮P = 2∫_0^π P
+        return (full / np.pi)[:, 0]
+    width = 2 * np.pi / k
+    # sector k (wind from k·w, blowing towards k·w + π) spans δ in [δ_k − w/2, δ_k + w/2] with
+    # δ_k = bearing − π − k·w; its lower edge is sector k+1's upper edge, so K+1 edges do
+    edges = bearing[:, None] - np.pi + width / 2 - np.arange(k + 1)[None, :] * width
+    g = _signed_cum(t, rad, full, edges)
+    means = (g[:, :-1] - g[:, 1:]) / width
+    return means @ rose
 
 
 # --------------------------------------------------------------------------- one unit
@@ -432,18 +476,10 @@ def unit_risk(source: ToxicSource, config: RiskConfig, *, cells_in_reach, popula
     lr = np.log(np.maximum(np.asarray(dist, dtype=float), _R_MIN_M))
     bearing = np.radians(np.asarray(az, dtype=float))
     rose = np.asarray(config.wind_rose)
-    k = rose.size
-    width = 2 * np.pi / k
-    # downwind bearing of sector k's central direction is its from-direction + π
-    centre_to = np.arange(k) * width + np.pi
+    rads = [_radial(t.log_r, lr) for t in tables]
     ir = np.zeros(n)
-    for t in tables:
-        acc = np.zeros(n)
-        for s in np.nonzero(rose > 0)[0]:
-            delta = bearing - centre_to[s]
-            mean = (_signed_cum(t, lr, delta + width / 2) - _signed_cum(t, lr, delta - width / 2)) / width
-            acc += rose[s] * mean
-        ir += t.weight * acc
+    for t, rad in zip(tables, rads, strict=True):
+        ir += t.weight * _sector_mean(t, rad, bearing, rose)
     ir_q = np.rint(ir / IR_QUANTUM).astype(np.int64)
     keep = ir_q > 0
     result = UnitRisk(source, cells[keep], ir_q[keep], reach)
@@ -457,19 +493,21 @@ def unit_risk(source: ToxicSource, config: RiskConfig, *, cells_in_reach, popula
 
 def _outcomes(tables: list[_Table], rose: np.ndarray, lr: np.ndarray, bearing: np.ndarray,
               people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expected deaths and frequency of each (scenario, weather, direction) outcome."""
+    """Expected deaths and frequency of each (scenario, weather, direction) outcome:
+    three directions per wind sector (its centre and ± a third of its width)."""
     k = rose.size
     width = 2 * np.pi / k
+    sectors = np.nonzero(rose > 0)[0]
     offsets = np.array([-width / 3, 0.0, width / 3])
+    to = (sectors[:, None] * width + np.pi + offsets[None, :]).reshape(-1)  # downwind bearings
+    delta = np.abs(np.angle(np.exp(1j * (bearing[:, None] - to[None, :]))))  # (n, m) in [0, π]
+    f_dir = np.repeat(rose[sectors], offsets.size) / offsets.size
     ns, fs = [], []
     for t in tables:
-        for s in np.nonzero(rose > 0)[0]:
-            for off in offsets:
-                to = s * width + np.pi + off
-                delta = np.abs(np.angle(np.exp(1j * (bearing - to))))
-                ns.append(float(np.dot(people, _interp(t.p, t.log_r, lr, delta))))
-                fs.append(t.weight * rose[s] / offsets.size)
-    return np.asarray(ns), np.asarray(fs)
+        deaths = people @ _interp(t.p, _radial(t.log_r, lr), delta)
+        ns.append(deaths)
+        fs.append(t.weight * f_dir)
+    return np.concatenate(ns), np.concatenate(fs)
 
 
 def fn_curve(deaths: np.ndarray, frequency: np.ndarray, *, n_min: float = 1.0) -> list[tuple[float, float]]:

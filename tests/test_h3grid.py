@@ -318,3 +318,30 @@ def test_empty_inputs():
     assert str_to_cells([]).shape == (0,)
     assert str_to_cells([]).dtype == np.uint64
     assert resolutions(empty).shape == (0,)
+
+
+def test_parents_on_index_bits_agree_with_the_library():
+    import h3.api.numpy_int as lib
+
+    cells = h3grid.cells_in_disk(121.6, 29.9, 5000.0, 9)
+    for r in (0, 5, 7, 8, 9):
+        ours = h3grid.parents(cells, r)
+        assert ours.tolist() == [lib.cell_to_parent(int(c), r) for c in cells.tolist()]
+        assert h3grid.parents(cells, r, check=False).tolist() == ours.tolist()
+
+
+def test_descendant_range_holds_exactly_the_descendants():
+    import h3.api.numpy_int as lib
+
+    cells = h3grid.cells_in_disk(121.6, 29.9, 20000.0, 9)
+    for r in (5, 7):
+        parents = np.unique(h3grid.parents(cells, r))
+        lo, hi = h3grid.descendant_range(parents, 9)
+        for p, a, b in zip(parents.tolist(), lo.tolist(), hi.tolist(), strict=True):
+            children = lib.cell_to_children(p, 9).astype(np.int64)
+            assert children.min() >= a and children.max() <= b
+        # and no cell of the disk falls in another parent's range
+        owner = h3grid.parents(cells, r).astype(np.int64)
+        for p, a, b in zip(parents.astype(np.int64).tolist(), lo.tolist(), hi.tolist(), strict=True):
+            inside = (cells.astype(np.int64) >= a) & (cells.astype(np.int64) <= b)
+            assert np.all(owner[inside] == p)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 from scipy.integrate import quad
+from scipy.special import ndtr
 from sqlalchemy import text
 
 import plume
@@ -16,7 +17,8 @@ from geo.db import make_engine
 from layers import risk, risk_criteria
 from layers import risk_model as rm
 from plume.dose import default_probit
-from plume.footprint import toxic_load
+from plume.footprint import Dispersion, toxic_load
+from plume.units import g_m3_to_ppm
 from tests.conftest import BL, ZH, _at, world_uscc, zhejiang_regions
 
 _GEOD = Geod(ellps="WGS84")
@@ -44,20 +46,33 @@ def _ring_ir(result, n=24):
 CHLORINE = rm.ToxicSource(1, 1, 121.70, 29.95, "storage", "7782-50-5", 20.0)
 
 
+def _dispersion(source, spec, w, terrain):
+    """The full-scale release of a scenario, built independently of the model's unit tables."""
+    mass_g = source.quantity_t * 1e6
+    common = dict(u_m_s=w.wind_speed_m_s, stability=w.stability, terrain=terrain, h_m=rm.RELEASE_HEIGHT_M)
+    if spec.release == "instantaneous":
+        return Dispersion(mass_g=mass_g, **common)
+    if spec.release == "continuous_10min":
+        return Dispersion(rate_g_s=mass_g / 600.0, duration_s=600.0, **common)
+    t = plume.source.liquid_through_hole(source.cas, hole_diameter_m=0.010, inventory_g=mass_g, airborne="all",
+                                         max_duration_s=rm.MAX_RELEASE_S)
+    return Dispersion(rate_g_s=t.rate_g_s, duration_s=t.duration_s, **common)
+
+
 def _hand_ir(config, source, distance_m):
-    """Σ f·p_w·(1/2π)∮P dθ by adaptive quadrature straight on plume's toxic load."""
+    """Σ f·p_w·(1/2π)∮P dθ by adaptive quadrature straight on plume's toxic load and probit."""
     chem = plume.chemicals.get(source.cas)
     probit = default_probit(chem)
-    factor = rm._load_factor(probit, chem.mw_g_mol)
+    per_g_m3 = float(g_m3_to_ppm(1.0, chem.mw_g_mol)) if probit.conc_unit == "ppm" else 1000.0
+    factor = per_g_m3 ** probit.n / 60.0  # (g/m³)ⁿ·s -> (probit unit)ⁿ·min
     total = 0.0
     for spec in config.scenarios_for(source.unit_kind):
         for w in config.weather:
-            d = rm._dispersions(source, spec, w, config.terrain)
+            d = _dispersion(source, spec, w, config.terrain)
 
             def p(theta, d=d):
-                load = toxic_load(np.atleast_1d(distance_m * np.cos(theta)),
-                                  np.atleast_1d(distance_m * np.sin(theta)), d, probit.n)
-                v = float(rm._fatality(load, probit, factor)[0])
+                load = float(toxic_load(distance_m * np.cos(theta), distance_m * np.sin(theta), d, probit.n))
+                v = float(ndtr(probit.a + probit.b * np.log(load * factor) - 5.0)) if load > 0 else 0.0
                 return v if v >= config.p_min else 0.0
 
             val, _ = quad(p, 0.0, np.pi, limit=500, points=[1e-3, 1e-2, 3e-2, 0.1, 0.3])
@@ -262,6 +277,13 @@ def test_dask_one_worker_two_workers_and_plain_agree(riskdb):
     two = _snapshot(engine)
     assert plain[0] == one[0] == two[0]
     assert plain[2] == one[2] == two[2]
+    # a scheduler given by address, as for a real cluster
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        risk.rebuild(engine, scheduler=cluster.scheduler_address)
+    assert _snapshot(engine)[0] == plain[0]
 
 
 def test_contours_and_protection_targets_in_breach(riskdb):
