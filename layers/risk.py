@@ -27,6 +27,7 @@ incremental updates.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -211,7 +212,8 @@ def compute(sources: Sequence[ToxicSource], config: RiskConfig, facts: CellFacts
         if workers < 1:
             raise InvalidInput("workers", f"must be at least 1, got {workers}")
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+                               host="127.0.0.1", dashboard_address=None,
+                               silence_logs=logging.CRITICAL)  # no heartbeat noise while it closes
     client = Client(cluster if cluster is not None else scheduler)
     try:
         pc, pp = client.scatter([facts.pop_cells, facts.pop], broadcast=True)
