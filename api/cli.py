@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli_common import ensure_database as _ensure_database
 from api.cli_common import fail as _fail
 
 app = typer.Typer(help="OneMap: one map for work-safety and emergency-management regulators.",
@@ -44,20 +45,6 @@ def _settings():
     from geo.settings import get_settings
 
     return get_settings()
-
-
-def _ensure_database():
-    """Start the local cluster when it is the one in use; return the settings."""
-    from geo.errors import ClusterError
-    from geo.pgcluster import LocalCluster
-
-    settings = _settings()
-    if settings.uses_local_cluster:
-        try:
-            LocalCluster(settings).up()
-        except ClusterError as exc:
-            raise _fail(str(exc), 1) from None
-    return settings
 
 
 @db_app.command("up")

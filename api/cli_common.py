@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-__all__ = ["fail", "owner_engine"]
+__all__ = ["fail", "ensure_database", "owner_engine"]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -13,10 +13,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def owner_engine():
-    """An engine on the database in use, as the owner role; starts the local cluster when it is
-    the one in use (exit 1 with its error when it cannot)."""
-    from geo.db import make_engine, owner_url
+def ensure_database():
+    """The settings, after starting the local cluster when it is the one in use (exit 1 with its
+    error when it cannot)."""
     from geo.errors import ClusterError
     from geo.pgcluster import LocalCluster
     from geo.settings import get_settings
@@ -27,4 +26,11 @@ def owner_engine():
             LocalCluster(settings).up()
         except ClusterError as exc:
             raise fail(str(exc), 1) from None
-    return make_engine(owner_url(settings))
+    return settings
+
+
+def owner_engine():
+    """An engine on the database in use, as the owner role (see :func:`ensure_database`)."""
+    from geo.db import make_engine, owner_url
+
+    return make_engine(owner_url(ensure_database()))

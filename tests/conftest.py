@@ -77,9 +77,8 @@ def zhejiang_regions():
     return read_province()
 
 
-@pytest.fixture(scope="session")
-def db(throwaway) -> ThrowawayDB:
-    """The main test database: migrated, with the 102 Zhejiang regions stored."""
+def regions_database(throwaway) -> ThrowawayDB:
+    """A new throwaway database, migrated, with the 102 Zhejiang regions stored."""
     from geo.regions import store_regions
 
     database = throwaway()
@@ -88,6 +87,12 @@ def db(throwaway) -> ThrowawayDB:
         store_regions(conn, zhejiang_regions())
     engine.dispose()
     return database
+
+
+@pytest.fixture(scope="session")
+def db(throwaway) -> ThrowawayDB:
+    """The main test database: migrated, with the 102 Zhejiang regions stored."""
+    return regions_database(throwaway)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,6 @@ from geo.db import libpq_dsn, make_engine
 from geo.errors import InvalidInput, NotFound
 from geo.events import Listener
 from geo.h3grid import cell_boundaries, lonlat_to_cells
-from geo.regions import store_regions
 from layers.enterprise_risk import (
     COLOURS,
     FACTORS,
@@ -37,7 +36,7 @@ from layers.enterprise_risk import (
     rules_json,
     score_enterprises,
 )
-from tests.conftest import XH, ZH, _at, world_uscc, zhejiang_regions
+from tests.conftest import XH, ZH, _at, regions_database, world_uscc
 
 TODAY = date(2026, 6, 30)
 RULES = load_rules()
@@ -53,12 +52,7 @@ def pts(factor: str, value) -> float:
 
 @pytest.fixture(scope="module")
 def rdb(throwaway):
-    database = throwaway()
-    engine = make_engine(database.owner_url)
-    with engine.begin() as conn:
-        store_regions(conn, zhejiang_regions())
-    engine.dispose()
-    return database
+    return regions_database(throwaway)
 
 
 @pytest.fixture(scope="module")

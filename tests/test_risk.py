@@ -19,7 +19,7 @@ from layers import risk_model as rm
 from plume.dose import default_probit
 from plume.footprint import Dispersion, toxic_load
 from plume.units import g_m3_to_ppm
-from tests.conftest import BL, ZH, _at, world_uscc, zhejiang_regions
+from tests.conftest import BL, ZH, _at, regions_database, world_uscc
 
 _GEOD = Geod(ellps="WGS84")
 DISTANCES_M = (200.0, 500.0, 1000.0, 2000.0)
@@ -161,13 +161,10 @@ def test_fn_curve_and_verdict():
 @pytest.fixture(scope="module")
 def riskdb(throwaway):
     """Regions, two enterprises with toxic major units, targets, one unit we cannot model."""
-    from geo.regions import store_regions
-
-    database = throwaway()
+    database = regions_database(throwaway)
     engine = make_engine(database.owner_url)
     ids = {}
     with engine.begin() as conn:
-        store_regions(conn, zhejiang_regions())
 
         def insert(sql, **p):
             return conn.execute(text(sql + " RETURNING id"), p).scalar_one()
