@@ -74,6 +74,7 @@ from geo.models import (
     HazardUnit,
     HiddenDanger,
     ProtectionTarget,
+    RiskCell,
     Sensor,
 )
 from layers.spatial import bbox_overlaps
@@ -465,7 +466,7 @@ def rules_json(rules: Rules) -> dict[str, Any]:
 
 _E, _H, _D, _T, _R = (Enterprise.__table__, HazardUnit.__table__, HiddenDanger.__table__,
                       ProtectionTarget.__table__, EnterpriseRecord.__table__)
-_CELLS = table("risk_cells", column("res"), column("ir_fe15"), column("geom"))
+_CELLS = RiskCell.__table__
 
 
 @dataclass

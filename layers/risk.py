@@ -93,11 +93,11 @@ class CellFacts:
     base_res: int = 9
 
     def population_at_base(self, cells: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(self.pop_cells, cells)
-        i = np.clip(i, 0, max(self.pop_cells.size - 1, 0))
-        hit = (self.pop_cells.size > 0) & (self.pop_cells[i] == cells) if self.pop_cells.size else np.zeros(
-            cells.shape, dtype=bool)
-        return np.where(hit, self.pop[i] if self.pop.size else 0.0, 0.0)
+        """People per base cell: ``pop_cells`` is already sorted and unique, so one lookup."""
+        if self.pop_cells.size == 0:
+            return np.zeros(cells.size)
+        i = np.clip(np.searchsorted(self.pop_cells, cells), 0, self.pop_cells.size - 1)
+        return np.where(self.pop_cells[i] == cells, self.pop[i], 0.0)
 
     def _sum_to(self, base_cells: np.ndarray, values: np.ndarray | None, cells: np.ndarray, res: int):
         if base_cells.size == 0:
@@ -112,6 +112,8 @@ class CellFacts:
         return np.where(uniq[i] == cells, sums[i], 0.0)
 
     def population(self, cells: np.ndarray, res: int) -> np.ndarray:
+        if res == self.base_res:
+            return self.population_at_base(cells)
         return self._sum_to(self.pop_cells, self.pop, cells, res)
 
     def count(self, kind: str, cells: np.ndarray, res: int) -> np.ndarray:
@@ -479,8 +481,10 @@ class UpdateSummary:
     rebuilt: bool = False
 
 
-def _stored_config(conn: Connection) -> str | None:
-    return conn.execute(text("SELECT config_hash FROM risk_surface WHERE id = 1")).scalar()
+def _stored_config(conn: Connection) -> tuple[str | None, dict | None]:
+    """The hash and configuration the stored surface was built with (None, None before a build)."""
+    row = conn.execute(text("SELECT config_hash, config FROM risk_surface WHERE id = 1")).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def _sources_of(inputs: dict) -> list[ToxicSource]:
@@ -601,8 +605,7 @@ def update_units(engine: Engine, unit_ids: Sequence[int], *, config: RiskConfig 
     t0 = time.perf_counter()
     ids = sorted({int(i) for i in unit_ids})
     with engine.connect() as probe:
-        stored = _stored_config(probe)
-        stored_json = probe.execute(text("SELECT config FROM risk_surface WHERE id = 1")).scalar()
+        stored, stored_json = _stored_config(probe)
     if config is None:  # keep the configuration the surface was built with
         config = RiskConfig.from_json(stored_json) if stored_json else load_config()
     if stored != config.hash:
