@@ -20,6 +20,7 @@ from api.routes import (
     hazards,
     health,
     ogc,
+    pages,
     regions,
     risk,
     scenarios,
@@ -75,4 +76,6 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(tiles.router)
     app.include_router(spatial.router)
     app.include_router(risk.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
     return app

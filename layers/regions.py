@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInput, NotFound
@@ -58,16 +58,26 @@ def list_regions(session: Session, *, level: str | None = None, parent: str | No
     return out
 
 
-def get_region(session: Session, *, adcode: str) -> dict[str, Any]:
-    """One region with its geometry, children, enterprise count and statistics (what the caller may see)."""
+def get_region(session: Session, *, adcode: str, with_geometry: bool = True) -> dict[str, Any]:
+    """One region with its bbox, geometry (unless ``with_geometry`` is false), children and statistics.
+
+    Statistics count what the caller may see.
+    """
     _check_adcode(adcode, "adcode")
+    geometry = func.ST_AsGeoJSON(Region.geom, 6) if with_geometry else literal(None)
     row = session.execute(
-        select(*_FIELDS, func.ST_AsGeoJSON(Region.geom, 6).label("geometry")).where(Region.adcode == adcode)
+        select(*_FIELDS, func.ST_AsGeoJSON(func.ST_Envelope(Region.geom)).label("bbox"), geometry.label("geometry"))
+        .where(Region.adcode == adcode)
     ).mappings().first()
     if row is None:
         raise NotFound(f"region {adcode} not found")
     item = dict(row)
-    item["geometry"] = json.loads(item["geometry"])
+    env = json.loads(item.pop("bbox"))["coordinates"][0]
+    item["bbox"] = [env[0][0], env[0][1], env[2][0], env[2][1]]
+    if with_geometry:
+        item["geometry"] = json.loads(item["geometry"])
+    else:
+        del item["geometry"]
     item["children"] = [c["adcode"] for c in list_regions(session, parent=adcode)]
     stats = region_stats(session, level=item["level"], parent=item["parent_adcode"], only=adcode)
     item["stats"] = {k: v for k, v in stats[0].items() if k not in ("adcode", "name", "level", "parent_adcode")}

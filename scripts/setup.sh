@@ -11,6 +11,9 @@ APT_PACKAGES=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || APT_PACKAGES+=(python3-venv)
 command -v runuser >/dev/null || APT_PACKAGES+=(util-linux)
 command -v ogrinfo >/dev/null || APT_PACKAGES+=(gdal-bin)  # the OGC API tests read /ogc with GDAL's OAPIF driver
+command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)  # the web map's packages (webmap/package-lock.json)
+[ -x /usr/bin/chromium ] || APT_PACKAGES+=(chromium)  # browser tests (Playwright drives Debian's Chromium)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || APT_PACKAGES+=(fonts-wqy-microhei)  # CJK text and map glyphs
 
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -36,5 +39,14 @@ if [ ! -f "$STAMP" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   rm -f .venv/.onemap-installed-*
   touch "$STAMP"
+fi
+# 3. the web map's browser packages (MapLibre GL JS, Leaflet) from npm, pinned by
+#    webmap/package-lock.json, then copied where the API serves them (webmap/dist)
+LOCK_STAMP="webmap/node_modules/.onemap-installed-$(cat webmap/package-lock.json webmap/build.mjs | sha1sum | cut -c1-12)"
+if [ ! -f "$LOCK_STAMP" ]; then
+  echo "==> installing the web map's npm packages (npm ci)"
+  (cd webmap && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  rm -f webmap/node_modules/.onemap-installed-*
+  touch "$LOCK_STAMP"
 fi
 echo "==> set-up done"

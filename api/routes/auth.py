@@ -21,6 +21,18 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
             "expires_in": request.app.state.settings.jwt_ttl_s}
 
 
+@router.post("/refresh")
+def refresh(request: Request, user: CurrentUser) -> dict:
+    """A fresh token for a valid one (the pages renew theirs before it expires; 401 without one).
+
+    The user is looked up again, so a disabled account cannot renew.
+    """
+    if user is None:
+        raise HTTPException(status_code=401, detail="not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    return {"access_token": issue_token(user, request.app.state.settings), "token_type": "bearer",
+            "expires_in": request.app.state.settings.jwt_ttl_s}
+
+
 @router.get("/me")
 def me(user: CurrentUser) -> dict:
     """The authenticated user (401 without a token)."""

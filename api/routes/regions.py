@@ -31,6 +31,7 @@ def regions(
 
 
 @router.get("/regions/{adcode}")
-def region(adcode: str, session: SessionDep):
-    """One region with geometry, children and counts."""
-    return get_region(session, adcode=adcode)
+def region(adcode: str, session: SessionDep,
+           geometry: Annotated[bool, Query(description="include the full-resolution boundary")] = True):
+    """One region with bbox, geometry (unless ``geometry=false``), children and counts."""
+    return get_region(session, adcode=adcode, with_geometry=geometry)
