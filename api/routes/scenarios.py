@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import ValidationError
 
 import plume
 from api.deps import ContextDep, SessionDep
 from geo.errors import InvalidInput, NotPermitted
+from layers.release_planning import chemical_options, tank_hole_release, unit_prefill
 from layers.scenario import get_scenario, run_and_save
 from plume.errors import describe
 
@@ -41,6 +42,32 @@ def create(session: SessionDep, ctx: ContextDep, payload: Annotated[dict[str, An
     out = run_and_save(session, scenario=scenario, actor=ctx.actor, title=title, is_public=is_public)
     session.commit()
     return out
+
+
+@router.get("/chemicals", summary="Chemicals the plume model knows, with their levels of concern")
+def chemicals() -> dict:
+    """Names (English and Chinese), CAS numbers and levels of concern in ppm."""
+    data = chemical_options()
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/prefill", summary="A hazard unit's source point and modelled chemical, for the planner")
+def prefill(session: SessionDep, unit: Annotated[int, Query(ge=1, le=2**63 - 1, description="hazard unit id")]) -> dict:
+    """Position of the unit and its largest inventory row the model knows (404 outside your jurisdiction)."""
+    return unit_prefill(session, unit_id=unit)
+
+
+@router.get("/tank-hole", summary="A hole in a tank as a continuous release (rate and duration)")
+def tank_hole(
+    chemical: Annotated[str, Query(min_length=1, max_length=200)],
+    hole_diameter_mm: Annotated[float, Query(gt=0, le=1000, description="hole diameter, mm")],
+    inventory_kg: Annotated[float | None, Query(gt=0, le=1e7, description="contents of the tank, kg")] = None,
+    temperature_c: Annotated[float, Query(ge=-40, le=100, description="liquid temperature, °C")] = 25.0,
+    liquid_head_m: Annotated[float, Query(ge=0, le=50, description="liquid above the hole, m")] = 2.0,
+) -> dict:
+    """Bernoulli flow through the hole, the flashed (liquefied gases) or whole (liquids) jet airborne."""
+    return tank_hole_release(chemical=chemical, hole_diameter_mm=hole_diameter_mm, inventory_kg=inventory_kg,
+                             temperature_c=temperature_c, liquid_head_m=liquid_head_m)
 
 
 @router.get("/{scenario_id}")
