@@ -24,8 +24,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import SessionDep
-from geo.errors import InvalidInput
 from layers.basemap import THEMATIC, map_style, region_labels
+from layers.features import InvalidQuery
 from layers.glyphs import glyph_range_pbf
 
 __all__ = ["router", "mount_static", "webmap_dir"]
@@ -70,7 +70,7 @@ def style(request: Request,
         visible = frozenset(v.strip() for v in layers.split(",") if v.strip())
         unknown = visible - set(THEMATIC)
         if unknown:
-            raise InvalidInput("layers", f"unknown layers {sorted(unknown)}; allowed: {', '.join(THEMATIC)}")
+            raise InvalidQuery("layers", f"unknown layers {sorted(unknown)}; allowed: {', '.join(THEMATIC)}")
     body = map_style(origin=_origin(request), theme=theme, today=date.today(), visible=visible)
     return JSONResponse(body, headers=_NO_CACHE)
 
