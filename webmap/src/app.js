@@ -195,7 +195,8 @@ async function showDetail(layerName, id) {
           ${u.grade ? `<span class="badge grade-${u.grade}">${t("stats.grade", { g: u.grade })}</span>` : ""}
           <a href="/planner?unit=${u.id}">${t("popup.plan")}</a></li>`).join("")}</ul>
         <h3>${label(state.cat.hidden_dangers.title)} (${dangers.count})</h3><ul>${dangers.data.map((d) => `<li>${escapeHtml(d.title)}
-          <span class="badge level-${d.level}">${escapeHtml(d.level)}</span> ${escapeHtml(d.status)}</li>`).join("")}</ul>`;
+          <span class="badge level-${d.level}">${escapeHtml(choiceOf("hidden_dangers", "level", d.level))}</span>
+          ${escapeHtml(choiceOf("hidden_dangers", "status", d.status))}</li>`).join("")}</ul>`;
     }
     drawer.innerHTML = `<header><h2>${escapeHtml(item.name ?? item.title)}</h2>
       <button type="button" class="close">${t("detail.close")}</button></header>
@@ -204,6 +205,11 @@ async function showDetail(layerName, id) {
   } catch (err) {
     drawer.innerHTML = `<p class="error">${escapeHtml(t("common.error", { reason: err.message }))}</p>`;
   }
+}
+
+function choiceOf(layerName, fieldName, value) {
+  const layer = state.cat[layerName];
+  return fieldValue(layer, layer.fields.find((f) => f.name === fieldName), value);
 }
 
 async function showEnterprise(id) {

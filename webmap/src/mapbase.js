@@ -112,6 +112,8 @@ export function escapeHtml(value) {
 /** A readable value of a catalogue field (choices carry their labels in the legend). */
 export function fieldValue(layer, field, value) {
   if (value == null || value === "") return "–";
+  const choice = field.choices?.[String(value)];
+  if (choice) return label(choice);
   const item = layer.legend.find((l) => l.value != null && String(l.value) === String(value));
   if (item && ["risk_colour", "level", "grade", "category"].includes(field.name)) return label(item);
   if (typeof value === "boolean") return value ? "✔" : "✘";
