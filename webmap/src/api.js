@@ -164,7 +164,7 @@ export function followEvents({ kinds = null, onEvent, onState = () => {} }) {
       if (!closed) {
         clearTimeout(timer);
         timer = setTimeout(open, retryMs);
-        retryMs = Math.min(retryMs * 2, 15_000);
+        retryMs = Math.min(retryMs * 2, 5_000);
       }
     };
     // named events (event: <kind>) arrive as their own types; listen to every kind we know of
