@@ -16,6 +16,7 @@ from api.routes import (
     auth,
     enterprise_risk,
     events,
+    exports,
     features,
     hazards,
     health,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(regions.router)
     app.include_router(scenarios.router)
+    app.include_router(exports.router)
     app.include_router(events.router)
     app.include_router(features.router)
     app.include_router(enterprise_risk.router)

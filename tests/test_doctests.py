@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards"]
+MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards", "layers.glyphs"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -13,9 +13,7 @@ The folder is ``webmap/`` beside the packages, or ``ONEMAP_WEBMAP_DIR``.
 
 from __future__ import annotations
 
-import os
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -27,6 +25,7 @@ from api.deps import SessionDep
 from layers.basemap import THEMATIC, map_style, region_labels
 from layers.features import InvalidQuery
 from layers.glyphs import glyph_range_pbf
+from layers.offline_html import webmap_dir
 
 __all__ = ["router", "mount_static", "webmap_dir"]
 
@@ -34,12 +33,6 @@ router = APIRouter(tags=["pages"])
 
 _PAGES = {"/": "index.html", "/wall": "wall.html", "/planner": "planner.html"}
 _NO_CACHE = {"Cache-Control": "no-cache"}
-
-
-def webmap_dir() -> Path:
-    """Where the browser files are: ``ONEMAP_WEBMAP_DIR`` or the repository's ``webmap/``."""
-    override = os.environ.get("ONEMAP_WEBMAP_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "webmap"
 
 
 def _page(name: str):
