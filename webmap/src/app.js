@@ -29,6 +29,7 @@ async function main() {
     if (ev.target.value) drillTo(ev.target.value);
   });
   onLangChange(() => { state.switcher.render(); renderRegion(); });
+  window.onemap = { map: state.map, drillTo }; // for the browser tests and the console
   document.body.dataset.ready = "map";
   await drillTo(params.get("region") || PROVINCE, { fly: !params.get("region") ? false : true });
   const focus = params.get("enterprise");
@@ -130,49 +131,76 @@ function renderRegion() {
 
 // ---- clicks and popups ---------------------------------------------------------
 
+/**
+ * A click on a point feature opens its popup. Otherwise it drills down one
+ * level: province → the city clicked, city → the county clicked, county →
+ * another county; on the current county it shows the risk cell under it.
+ */
 function onMapClick(ev) {
   const hits = state.map.queryRenderedFeatures(ev.point, { layers: clickableLayerIds(state.map) });
   const point = hits.find((f) => f.layer.type === "circle");
-  const hit = point ?? hits.find((f) => f.layer.type === "fill");
-  if (hit) {
-    openPopup(hit, ev.lngLat);
+  if (point) {
+    openPopup(point, ev.lngLat);
     return;
   }
-  const region = state.map.queryRenderedFeatures(ev.point, { layers: ["regions-hit"] })[0];
-  if (region) drillTo(region.properties.adcode);
+  const county = state.map.queryRenderedFeatures(ev.point, { layers: ["regions-hit"] })[0]?.properties.adcode;
+  const here = state.path[state.path.length - 1];
+  let target = null;
+  if (county && here) {
+    if (here.level === "province") target = `${county.slice(0, 4)}00`;
+    else if (here.level === "city" && county.startsWith(here.adcode.slice(0, 4))) target = county;
+    else if (county !== here.adcode) target = here.level === "city" ? `${county.slice(0, 4)}00` : county;
+  }
+  // municipal districts directly under a city code (e.g. 3302xx) exist; a city code always does
+  if (target && target !== here.adcode) {
+    drillTo(target);
+    return;
+  }
+  const cell = hits.find((f) => f.layer.type === "fill");
+  if (cell) openPopup(cell, ev.lngLat);
 }
 
+const RESOURCE_PATHS = { enterprises: "enterprises", hazard_units: "hazard-units", hidden_dangers: "hidden-dangers",
+  protection_targets: "protection-targets", rescue_teams: "rescue-teams", supply_depots: "supply-depots" };
+
+function riskFactorsHtml(factors) {
+  if (!factors?.length) return "";
+  return `<div class="risk-factors"><h4>${t("popup.risk_factors")}</h4><ul>` + factors.map((f) => `<li>${escapeHtml(lang() === "en" ? f.label_en : f.label_zh)}
+    <small>${escapeHtml(lang() === "en" ? (f.detail_en ?? f.detail ?? "") : (f.detail ?? ""))}</small> <b>+${f.points}</b></li>`).join("") + "</ul></div>";
+}
+
+/** A popup from the tile's properties at once, then completed from the record (USCC, address, risk factors). */
 async function openPopup(feature, lngLat) {
   const name = layerOfFeature(feature);
   const layer = state.cat[name];
   const props = { ...feature.properties, id: feature.id ?? feature.properties.id };
-  let extra = "";
-  if (!props.count) {
-    if (layer.name === "enterprises" || layer.name === "hazard_units" || layer.name === "hidden_dangers") {
-      extra += `<p><a href="#" class="popup-detail" data-layer="${layer.name}" data-id="${props.id}">${t("popup.details")}</a></p>`;
-    }
-    if (layer.name === "hazard_units") {
-      extra += `<p><a class="popup-plan" href="/planner?unit=${props.id}">${t("popup.plan")}</a></p>`;
-    }
-    if (layer.name === "enterprises") extra += `<div class="risk-factors" data-id="${props.id}"></div>`;
-  }
-  state.popup?.remove();
-  state.popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(lngLat)
-    .setHTML(popupHtml(layer, props, { extraHtml: extra })).addTo(state.map);
-  const el = state.popup.getElement();
-  el.querySelector(".popup-detail")?.addEventListener("click", (ev) => {
-    ev.preventDefault();
-    showDetail(layer.name, props.id);
-  });
-  if (layer.name === "enterprises" && !props.count) {
-    try {
-      const full = await getJSON(`/enterprises/${props.id}`);
-      const box = el.querySelector(".risk-factors");
-      if (box && full.risk_factors?.length) {
-        box.innerHTML = `<h4>${t("popup.risk_factors")}</h4><ul>` + full.risk_factors.map((f) => `<li>${escapeHtml(lang() === "en" ? f.label_en : f.label_zh)}
-          <small>${escapeHtml(lang() === "en" ? (f.detail_en ?? f.detail ?? "") : (f.detail ?? ""))}</small> <b>+${f.points}</b></li>`).join("") + "</ul>";
+  const render = (p) => {
+    let extra = "";
+    if (!p.count) {
+      if (PATHS[layer.name]) {
+        extra += `<p><a href="#" class="popup-detail" data-layer="${layer.name}" data-id="${p.id}">${t("popup.details")}</a></p>`;
       }
-    } catch { /* facts already shown; factors are a bonus */ }
+      if (layer.name === "hazard_units") {
+        extra += `<p><a class="popup-plan" href="/planner?unit=${p.id}">${t("popup.plan")}</a></p>`;
+      }
+      if (layer.name === "enterprises") extra += riskFactorsHtml(p.risk_factors);
+    }
+    popup.setHTML(popupHtml(layer, p, { extraHtml: extra }));
+    popup.getElement().querySelector(".popup-detail")?.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      showDetail(layer.name, p.id);
+    });
+  };
+  state.popup?.remove();
+  const popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(lngLat).setHTML("").addTo(state.map);
+  state.popup = popup;
+  render(props);
+  if (!props.count && RESOURCE_PATHS[layer.name] && props.id != null) {
+    try {
+      const full = await getJSON(`/${RESOURCE_PATHS[layer.name]}/${props.id}`);
+      if (state.popup === popup) render({ ...props, ...full, id: props.id });
+      popup.getElement().dataset.complete = "1";
+    } catch { /* the tile's facts are already shown */ }
   }
 }
 

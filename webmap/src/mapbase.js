@@ -123,7 +123,7 @@ export function fieldValue(layer, field, value) {
 }
 
 const POPUP_FIELDS = {
-  enterprises: ["uscc", "industry", "risk_colour", "risk_score", "address"],
+  enterprises: ["uscc", "industry", "scale", "status", "risk_colour", "risk_score", "address"],
   hazard_units: ["kind", "grade", "is_major", "s", "r", "exposed_people_500m"],
   hidden_dangers: ["category", "level", "status", "found_on", "deadline", "supervising_level"],
   protection_targets: ["kind", "category", "population"],

@@ -23,6 +23,7 @@ async function main() {
   onLangChange(() => { renderChemicals(); renderResults(); });
   if (params.get("scenario")) await openScenario(Number(params.get("scenario")));
   else if (params.get("unit")) await pickUnit(Number(params.get("unit")), { fly: true });
+  window.onemap = { map: state.map }; // for the browser tests and the console
   document.body.dataset.ready = "planner";
 }
 
