@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
 from geo.db import make_engine
-
-from tests.browser.harness import api_token, assert_canvas_not_blank, element_box, login, save_screenshot
+from tests.browser.harness import (
+    api_token,
+    assert_canvas_not_blank,
+    element_box,
+    login,
+    save_screenshot,
+)
 
 READY_MS = 30_000
 CANCELLED_TILE = r"^GET \S+/tiles/\S+\.mvt net::ERR_ABORTED$"
@@ -180,12 +186,12 @@ def test_exports_of_the_current_view(page, web):
     _idle(page)
     with page.expect_download() as got:
         page.click("#export-geojson")
-    fc = json.loads(open(got.value.path(), encoding="utf-8").read())
+    fc = json.loads(Path(got.value.path()).read_text(encoding="utf-8"))
     assert fc["type"] == "FeatureCollection" and fc["features"]
     assert {f["properties"]["layer"] for f in fc["features"]} >= {"enterprises"}
     with page.expect_download() as got:
         page.click("#export-report")
-    html = open(got.value.path(), encoding="utf-8").read()
+    html = Path(got.value.path()).read_text(encoding="utf-8")
     assert "<html" in html.lower() and "https://cdn" not in html
 
 
@@ -236,7 +242,7 @@ def test_planner_run_draws_zones_and_lists_targets(page, web):
     assert target["properties"]["name"] in page.inner_text("#results")
     with page.expect_download() as got:
         page.click("button[data-export=geojson]")
-    zones = json.loads(open(got.value.path(), encoding="utf-8").read())
+    zones = json.loads(Path(got.value.path()).read_text(encoding="utf-8"))
     assert any(f["properties"].get("kind") == "threat_zone" for f in zones["features"])
 
 
