@@ -120,8 +120,15 @@ def _web_serving_again(request) -> Iterator[None]:
             server.start()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Chromium, one per test module.
+
+    Not per session: the sync Playwright API keeps an asyncio loop running in
+    the main thread while it is open, and later tests that call asyncio.run()
+    (tests/test_events.py) or start their own Playwright (tests/test_exports.py)
+    would fail behind it.
+    """
     from playwright.sync_api import sync_playwright
 
     t0 = time.perf_counter()

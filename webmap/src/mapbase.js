@@ -88,7 +88,7 @@ export function layerSwitcher(el, map, cat) {
   function render() {
     el.innerHTML = `<h3>${t("layers.title")}</h3>` + THEMATIC_GROUPS.map((g) => {
       const first = cat[g.layers[0]];
-      const title = g.name === "risk" ? label({ zh: "个人风险（H3）", en: "Individual risk (H3)" }) : label(first.title);
+      const title = g.name === "risk" ? t("layers.risk") : label(first.title);
       const checked = groupVisible(map, g) ? "checked" : "";
       return `<div class="layer-group" data-group="${g.name}">
         <label><input type="checkbox" data-group="${g.name}" ${checked}> ${escapeHtml(title)}</label>

@@ -5,6 +5,50 @@ import { apply, onLangChange, t, toggleLang } from "./i18n.js";
 
 let user = null;
 
+const LOGIN_DIALOG = `
+  <form method="dialog" id="login-form">
+    <h2 data-i18n="login.title"></h2>
+    <p class="login-hint" id="login-hint" hidden></p>
+    <label><span data-i18n="login.username"></span><input name="username" autocomplete="username" required></label>
+    <label><span data-i18n="login.password"></span><input name="password" type="password" autocomplete="current-password" required></label>
+    <p id="login-error" class="error" role="alert"></p>
+    <button type="submit" data-i18n="login.submit"></button>
+  </form>`;
+
+const PAGES = [["/", "nav.map"], ["/wall", "nav.wall"], ["/planner", "nav.planner"]];
+
+/** The login dialog, the toast, and (where the page has their slots) the page links and the user box. */
+function addSharedElements(loginHint) {
+  const nav = document.getElementById("nav");
+  if (nav && !nav.children.length) {
+    nav.innerHTML = PAGES.map(([href, key]) => `<a href="${href}" data-i18n="${key}"${location.pathname === href ? ' class="active"' : ""}></a>`).join("");
+  }
+  const box = document.getElementById("user-box");
+  if (box && !box.children.length) {
+    box.innerHTML = `<span id="user-name"></span><button id="login-button" type="button" data-i18n="login.title"></button>
+      <button id="lang-toggle" type="button" data-i18n="lang.toggle"></button>`;
+  }
+  if (!document.getElementById("login-dialog")) {
+    const dialog = document.createElement("dialog");
+    dialog.id = "login-dialog";
+    dialog.innerHTML = LOGIN_DIALOG;
+    if (loginHint) {
+      const hint = dialog.querySelector("#login-hint");
+      hint.dataset.i18n = loginHint;
+      hint.hidden = false;
+    }
+    document.body.appendChild(dialog);
+  }
+  if (!document.getElementById("toast")) {
+    const toastEl = document.createElement("div");
+    toastEl.id = "toast";
+    toastEl.className = "toast";
+    toastEl.setAttribute("role", "status");
+    toastEl.hidden = true;
+    document.body.appendChild(toastEl);
+  }
+}
+
 export function currentUser() {
   return user;
 }
@@ -26,8 +70,12 @@ function renderUser() {
   if (button) button.textContent = user ? t("login.logout") : t("login.title");
 }
 
-/** Wire the shared controls; resolves to the user (or null). `onLogin` runs after a login or logout. */
-export async function setupSession({ onLogin = () => {} } = {}) {
+/**
+ * Wire the shared controls; resolves to the user (or null). `onLogin` runs after
+ * a login or logout; `loginHint` is a message key shown in the login dialog.
+ */
+export async function setupSession({ onLogin = () => {}, loginHint = null } = {}) {
+  addSharedElements(loginHint);
   apply();
   keepTokenFresh();
   user = await me();

@@ -89,7 +89,7 @@ async function main() {
   tick();
   setInterval(tick, 1000);
   // reload after a login; close the stream first so the navigation cancels nothing
-  const user = await setupSession({ onLogin: () => { state.events$?.close(); location.reload(); } });
+  const user = await setupSession({ onLogin: () => { state.events$?.close(); location.reload(); }, loginHint: "wall.login_hint" });
   if (!token()) document.getElementById("login-dialog").showModal();
   setInterval(() => { // a wall runs for days: ask again if the session is lost
     const dialog = document.getElementById("login-dialog");
