@@ -20,6 +20,7 @@ from api.routes import (
     features,
     hazards,
     health,
+    hidden_danger_workflow,
     ogc,
     pages,
     regions,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(scenarios.router)
     app.include_router(exports.router)
     app.include_router(events.router)
+    app.include_router(hidden_danger_workflow.router)
     app.include_router(features.router)
     app.include_router(enterprise_risk.router)
     app.include_router(hazards.router)

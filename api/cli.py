@@ -32,11 +32,13 @@ except ImportError:  # pragma: no cover - while plume is being built
 if plume_app is not None:
     app.add_typer(plume_app, name="plume", help="Chemical release scenarios (Gaussian plume/puff).")
 
+from api.dangers_cli import dangers_app  # noqa: E402
 from api.hazards_cli import hazards_app  # noqa: E402  (command groups in their own modules)
 from api.risk_cli import risk_app  # noqa: E402
 
 app.add_typer(hazards_app, name="hazards", help="GB 18218 major-hazard identification and grading.")
 app.add_typer(risk_app, name="risk")
+app.add_typer(dangers_app, name="dangers", help="Hidden dangers (隐患): escalation of overdue dangers.")
 
 
 
@@ -229,8 +231,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     maintain: Annotated[bool | None, typer.Option(
-        help="also run the maintenance loop (assessments, risk surface, colours) in a thread; "
-             "default: on with the local development cluster, off otherwise (run `onemap risk watch`)")] = None,
+        help="also run the maintenance loops (assessments, risk surface, colours; escalation of overdue "
+             "hidden dangers) in threads; default: on with the local development cluster, off otherwise "
+             "(run `onemap risk watch` and `onemap dangers watch`)")] = None,
 ) -> None:
     """Run the HTTP API (and, later, the web map)."""
     import threading
@@ -248,11 +251,14 @@ def serve(
     if maintain if maintain is not None else settings.uses_local_cluster:
         from geo.db import libpq_dsn, make_engine, owner_url
         from layers.risk_maintenance import run_forever
+        from workflows.maintenance import run_forever as escalate_forever
 
         url = owner_url(settings)
         threading.Thread(target=run_forever, args=(make_engine(url),),
                          kwargs={"stop": stop, "dsn": libpq_dsn(url)}, name="onemap-maintenance",
                          daemon=True).start()
+        threading.Thread(target=escalate_forever, args=(make_engine(url),), kwargs={"stop": stop},
+                         name="onemap-escalation", daemon=True).start()
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     finally:

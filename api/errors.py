@@ -13,6 +13,7 @@ from layers.editing import StaleVersion, VersionRequired
 from layers.features import InvalidQuery
 from layers.tiles import TileOutsideMatrix
 from plume.errors import PlumeError, describe
+from workflows.errors import EvidenceTooLarge, UnsupportedMediaType, WorkflowConflict
 
 __all__ = ["install_error_handlers"]
 
@@ -40,6 +41,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # a malformed selection (query string, headers) is a bad request; a bad body or path is unprocessable
         status = 400 if all(d["in"] in ("query", "header") for d in detail) else 422
         return JSONResponse(status_code=status, content={"detail": detail})
+
+    @app.exception_handler(EvidenceTooLarge)
+    @app.exception_handler(UnsupportedMediaType)
+    async def _evidence(_: Request, exc: InvalidInput) -> JSONResponse:
+        status = 413 if isinstance(exc, EvidenceTooLarge) else 415
+        return JSONResponse(status_code=status, content={"detail": [{"field": exc.field, "reason": exc.reason}]})
+
+    @app.exception_handler(WorkflowConflict)
+    async def _workflow(_: Request, exc: WorkflowConflict) -> JSONResponse:
+        # an illegal move: 409 naming the field, the current status and what is allowed from it
+        return JSONResponse(status_code=409, content={"detail": [{"field": exc.field, "reason": exc.reason}],
+                                                      "status": exc.status, "allowed": exc.allowed})
 
     @app.exception_handler(StaleVersion)
     async def _stale(_: Request, exc: StaleVersion) -> JSONResponse:

@@ -26,7 +26,8 @@ LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_da
               "protection_targets", "rescue_teams", "supply_depots", "depot_stock", "sensors", "users"]
 # rows derived from the registry (assessments, risk, records): replaced with it
 DERIVED = ["risk_queue", "hazard_assessment_queue", "hazard_assessments", "risk_units", "risk_cells",
-           "risk_surface", "societal_risk", "enterprise_records"]
+           "risk_surface", "societal_risk", "enterprise_records", "hidden_danger_evidence",
+           "hidden_danger_transitions"]
 _SOURCE_TABLES = ["enterprises", "hazard_units", "hidden_dangers", "protection_targets",
                   "rescue_teams", "supply_depots", "sensors"]
 

@@ -8,6 +8,7 @@ grants); these classes are how code reads and writes it.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    Numeric,
     SmallInteger,
     Text,
 )
@@ -133,6 +135,11 @@ class HiddenDanger(_Placed, Base):
     deadline: Mapped[date | None] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
     supervising_level: Mapped[str | None] = mapped_column(Text)
+    # the closed loop (migration 0009): written only through workflows.hidden_dangers
+    rectification_plan: Mapped[str | None] = mapped_column(Text)
+    responsible_person: Mapped[str | None] = mapped_column(Text)
+    funds_yuan: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geom = _point()
 
 
@@ -288,3 +295,53 @@ class EnterpriseRecord(_Stamped, Base):
 
 
 __all__ += ["EnterpriseRecord"]
+
+
+class HiddenDangerTransition(Base):
+    """One move of a hidden danger through the closed loop (migration 0009); append-only.
+
+    ``actor``, ``actor_role``, ``at``, ``adcode``, ``enterprise_id`` and ``txid``
+    are filled by the database, never taken from the writer.
+    """
+
+    __tablename__ = "hidden_danger_transitions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hidden_danger_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("hidden_dangers.id"))
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    actor_role: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    txid: Mapped[int] = mapped_column(BigInteger, server_default="txid_current()")
+
+
+class HiddenDangerEvidence(Base):
+    """An evidence file of a hidden danger (migration 0009): photo, PDF or text, at most 4 MiB.
+
+    ``size_bytes``, ``sha256``, ``uploaded_by``, ``uploaded_at``, ``adcode`` and
+    ``enterprise_id`` are filled by the database; ``transition_id`` is set once,
+    by the next transition of the danger.
+    """
+
+    __tablename__ = "hidden_danger_evidence"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hidden_danger_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("hidden_dangers.id"))
+    transition_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hidden_danger_transitions.id"))
+    filename: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    note: Mapped[str | None] = mapped_column(Text)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+
+
+__all__ += ["HiddenDangerTransition", "HiddenDangerEvidence"]

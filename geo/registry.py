@@ -71,6 +71,9 @@ def db_errors(conn: Connection) -> Iterator[None]:
         if getattr(orig, "sqlstate", None) == "OMJ01":
             msg = str(orig.diag.message_primary or orig).removeprefix("geom: ")
             raise OutsideJurisdiction("geometry", msg) from None
+        if getattr(orig, "sqlstate", None) in ("OMW01", "OMW02"):  # workflow guards (migration 0009): "field: reason"
+            field, _, reason = str(orig.diag.message_primary or orig).partition(": ")
+            raise InvalidInput(field, reason) from None
         raise
 
 

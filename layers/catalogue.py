@@ -133,6 +133,7 @@ def _match(prop: str, colours: dict, default: str) -> list:
 RISK_COLOURS = {"red": "#e02020", "orange": "#fa8c16", "yellow": "#fadb14", "blue": "#1677ff"}
 GRADE_COLOURS = {"1": "#a8071a", "2": "#f5222d", "3": "#fa8c16", "4": "#fadb14"}
 DANGER_COLOURS = {"major": "#cf1322", "general": "#faad14"}
+SUPERVISED_COLOUR = "#262626"  # 挂牌督办: outline of open dangers listed for supervision
 TARGET_COLOURS = {"high_sensitivity": "#722ed1", "important": "#eb2f96", "general_1": "#13c2c2",
                   "general_2": "#36cfc9", "general_3": "#87e8de"}
 TEAM_COLOUR = "#389e0d"
@@ -213,6 +214,11 @@ HIDDEN_DANGERS = Layer(
         _f(_D, "closed_on", "string", "销号日期", "closed on", fmt="date"),
         _f(_D, "supervising_level", "string", "督办层级", "supervised by", choices=vocab.REGION_LEVELS,
            filterable=True),
+        # written only by the closed loop (workflows.hidden_dangers): the plan and the escalation
+        _f(_D, "rectification_plan", "string", "整改方案", "rectification plan"),
+        _f(_D, "responsible_person", "string", "整改责任人", "responsible person"),
+        _f(_D, "funds_yuan", "number", "整改资金（元）", "rectification funds (yuan)", sortable=True),
+        _f(_D, "escalated_at", "string", "升级督办时间", "escalated", sortable=True, fmt="date-time"),
         *_stamps(_D),
     ),
     search=(_D.title,), base_filter=_D.valid_to.is_(None), minzoom=5, thin_below=10, temporal=_D.found_on,
@@ -220,8 +226,14 @@ HIDDEN_DANGERS = Layer(
     style={"type": "circle", "paint": {
         "circle-color": _match("level", DANGER_COLOURS, "#faad14"),
         "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 2, 14, 6],
-        "circle-opacity": ["case", ["==", ["get", "status"], "closed"], 0.35, 0.95]}},
-    legend=_legend(vocab.DANGER_LEVELS, DANGER_COLOURS),
+        "circle-opacity": ["case", ["==", ["get", "status"], "closed"], 0.35, 0.95],
+        # listed for supervision (挂牌督办) and not yet closed: a dark outline
+        "circle-stroke-color": SUPERVISED_COLOUR,
+        "circle-stroke-width": ["case", ["all", ["has", "supervising_level"],
+                                         ["!=", ["get", "status"], "closed"]], 1.5, 0]}},
+    legend=_legend(vocab.DANGER_LEVELS, DANGER_COLOURS) + (
+        {"value": None, "zh": "挂牌督办（深色描边）", "en": "listed for supervision (dark outline)",
+         "color": SUPERVISED_COLOUR},),
 )
 
 PROTECTION_TARGETS = Layer(

@@ -46,7 +46,7 @@ from layers.hazard_records import assess_pending
 from layers.hazards import HazardError, hazard_category
 
 __all__ = ["StaleVersion", "VersionRequired", "create_feature", "update_feature", "delete_feature", "payload_schema",
-           "CREATE_MODELS", "UPDATE_MODELS"]
+           "CREATE_MODELS", "UPDATE_MODELS", "WORKFLOW_FIELDS"]
 
 
 class VersionRequired(InvalidInput):
@@ -222,6 +222,9 @@ UPDATE_MODELS: dict[str, type[_Body]] = {
     "supply_depots": SupplyDepotUpdate,
 }
 _GEOMETRY_TYPES = {"protection_targets": ("Point", "Polygon", "MultiPolygon")}
+# columns only the hidden-danger workflow writes (workflows.hidden_dangers; the database guards them too)
+WORKFLOW_FIELDS = {"hidden_dangers": ("status", "closed_on", "rectification_plan", "responsible_person",
+                                      "funds_yuan", "escalated_at")}
 _CHILDREN = {"inventory", "stock"}
 
 
@@ -230,7 +233,7 @@ def payload_schema(layer: Layer, *, create: bool) -> dict:
     return (CREATE_MODELS if create else UPDATE_MODELS)[layer.name].model_json_schema()
 
 
-def _validate(layer: Layer, payload: Any, *, create: bool) -> _Body:
+def _validate(layer: Layer, payload: Any, *, create: bool, feature_id: int | None = None) -> _Body:
     models = CREATE_MODELS if create else UPDATE_MODELS
     if layer.name not in models:
         raise NotPermitted(f"{layer.name} is read-only")
@@ -241,6 +244,12 @@ def _validate(layer: Layer, payload: Any, *, create: bool) -> _Body:
         if not isinstance(props, dict):
             raise InvalidInput("properties", "must be an object")
         payload = {**props, **({"geometry": payload["geometry"]} if "geometry" in payload else {})}
+    for name in WORKFLOW_FIELDS.get(layer.name, ()):
+        if name in payload:
+            where = "{id}" if feature_id is None else str(feature_id)
+            start = "a new hidden danger starts as reported; " if create else ""
+            raise InvalidInput(name, f"{start}set only by the workflow: POST /hidden-dangers/{where}/transitions "
+                                     f"(GET /hidden-dangers/{where}/transitions lists the moves allowed now)")
     try:
         return models[layer.name].model_validate(payload)
     except ValidationError as exc:
@@ -345,7 +354,7 @@ def _locked_version(session: Session, layer: Layer, feature_id: int) -> int:
 def update_feature(session: Session, *, layer: Layer, feature_id: int, payload: Any, if_match: int) -> int:
     """Apply a partial update if the row is still at version ``if_match``; returns the new version."""
     _check_writer(session)
-    body = _validate(layer, payload, create=False)
+    body = _validate(layer, payload, create=False, feature_id=feature_id)
     values = _columns(body, create=False)
     if body.geometry is not None:
         values["geom"] = _geometry(layer, body)

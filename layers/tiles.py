@@ -58,7 +58,8 @@ WEB_MERCATOR_HALF_M = 20037508.342789244
 _WORLD_M = 2 * WEB_MERCATOR_HALF_M
 CLUSTER_CELLS = 64  # a thinned tile has at most 64 × 64 cells
 
-_SKIP_IN_TILES = {"version", "updated_at", "is_public", "address", "uscc", "data_source", "risk_factors"}
+_SKIP_IN_TILES = {"version", "updated_at", "is_public", "address", "uscc", "data_source", "risk_factors",
+                  "rectification_plan", "responsible_person", "funds_yuan"}
 
 
 def tile_fields(layer: Layer) -> list:

@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards", "layers.glyphs"]
+MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards", "layers.glyphs",
+           "workflows.hidden_dangers", "workflows.evidence"]
 
 
 @pytest.mark.parametrize("name", MODULES)
