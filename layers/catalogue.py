@@ -360,7 +360,7 @@ def style_json(layer: Layer) -> dict[str, Any]:
     """What the web map needs to draw ``layer``: MapLibre style fragment, legend, labels, zooms."""
     return {"name": layer.name, "title": {"zh": layer.zh, "en": layer.en}, "style": layer.style,
             "legend": list(layer.legend), "minzoom": layer.minzoom, "maxzoom": layer.maxzoom,
-            "geometry": layer.geometry,
+            "geometry": layer.geometry, "path": layer.path,
             "fields": [{"name": f.name, "type": f.type, "zh": f.zh, "en": f.en}
                        | ({"choices": {k: {"zh": v[0], "en": v[1]} for k, v in f.choices.items()}} if f.choices else {})
                        for f in layer.fields]}

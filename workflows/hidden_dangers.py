@@ -194,12 +194,14 @@ def is_overdue(status: str, deadline: dt.date | None, today: dt.date) -> bool:
 # ---------------------------------------------------------------------------------------- the moves
 
 def _conn(bind: Session | Connection) -> Connection:
+    """The connection of a session (or the connection itself): the caller's transaction."""
     return bind.connection() if isinstance(bind, Session) else bind
 
 
-def _person(ctx: RequestContext) -> None:
+def _person(ctx: RequestContext, what: str = "the hidden-danger workflow") -> None:
+    """Refuse anonymous callers: ``what`` is for enterprise and regulator users."""
     if ctx.role == "public":
-        raise NotPermitted("log in: the hidden-danger workflow is for enterprise and regulator users")
+        raise NotPermitted(f"log in: {what} is for enterprise and regulator users")
 
 
 _D = HiddenDanger.__table__

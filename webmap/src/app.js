@@ -160,8 +160,8 @@ function onMapClick(ev) {
   if (cell) openPopup(cell, ev.lngLat);
 }
 
-const RESOURCE_PATHS = { enterprises: "enterprises", hazard_units: "hazard-units", hidden_dangers: "hidden-dangers",
-  protection_targets: "protection-targets", rescue_teams: "rescue-teams", supply_depots: "supply-depots" };
+// layers whose popup links to the detail drawer (the others show their facts in the popup only)
+const DETAIL_LAYERS = new Set(["enterprises", "hazard_units", "hidden_dangers"]);
 
 function riskFactorsHtml(factors) {
   if (!factors?.length) return "";
@@ -177,7 +177,7 @@ async function openPopup(feature, lngLat) {
   const render = (p) => {
     let extra = "";
     if (!p.count) {
-      if (PATHS[layer.name]) {
+      if (DETAIL_LAYERS.has(layer.name)) {
         extra += `<p><a href="#" class="popup-detail" data-layer="${layer.name}" data-id="${p.id}">${t("popup.details")}</a></p>`;
       }
       if (layer.name === "hazard_units") {
@@ -195,16 +195,14 @@ async function openPopup(feature, lngLat) {
   const popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(lngLat).setHTML("").addTo(state.map);
   state.popup = popup;
   render(props);
-  if (!props.count && RESOURCE_PATHS[layer.name] && props.id != null) {
+  if (!props.count && layer.path && props.id != null) {
     try {
-      const full = await getJSON(`/${RESOURCE_PATHS[layer.name]}/${props.id}`);
+      const full = await getJSON(`${layer.path}/${props.id}`);
       if (state.popup === popup) render({ ...props, ...full, id: props.id });
       popup.getElement().dataset.complete = "1";
     } catch { /* the tile's facts are already shown */ }
   }
 }
-
-const PATHS = { enterprises: "enterprises", hazard_units: "hazard-units", hidden_dangers: "hidden-dangers" };
 
 async function showDetail(layerName, id) {
   const layer = state.cat[layerName];
@@ -212,7 +210,7 @@ async function showDetail(layerName, id) {
   drawer.hidden = false;
   drawer.innerHTML = `<p>${t("common.loading")}</p>`;
   try {
-    const item = await getJSON(`/${PATHS[layerName]}/${id}`);
+    const item = await getJSON(`${layer.path}/${id}`);
     const rows = layer.fields.filter((f) => f.name in item && f.type !== "object")
       .map((f) => `<tr><th>${escapeHtml(label(f))}</th><td>${escapeHtml(fieldValue(layer, f, item[f.name]))}</td></tr>`).join("");
     let extra = "";

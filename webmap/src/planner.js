@@ -7,7 +7,7 @@ import { formatDistance, formatNumber, lang, onLangChange, t } from "./i18n.js";
 import { clickableLayerIds, createMap, escapeHtml, maplibregl } from "./mapbase.js";
 import { setupSession, toast } from "./session.js";
 
-const state = { map: null, marker: null, chemicals: [], scenario: null, unit: null, sourceTerm: null, notModelled: [] };
+const state = { map: null, marker: null, chemicals: [], scenario: null, unit: null, sourceTerm: null };
 const form = () => document.getElementById("planner-form");
 
 async function main() {
@@ -65,7 +65,6 @@ function onMapClick(ev) {
     return;
   }
   state.unit = null;
-  state.notModelled = [];
   document.getElementById("prefill-note").textContent = "";
   setSource(ev.lngLat.lng, ev.lngLat.lat);
 }
@@ -84,7 +83,6 @@ async function pickUnit(id, { fly = false } = {}) {
   try {
     const pre = await getJSON(`/scenarios/prefill?unit=${id}`);
     state.unit = pre.unit;
-    state.notModelled = pre.not_modelled;
     setSource(pre.unit.lon, pre.unit.lat, pre.unit.name);
     const f = form();
     const note = [];
