@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.middleware import RequestGuard
 from api.routes import (
+    accident_reports,
     auth,
     enterprise_risk,
     events,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(exports.router)
     app.include_router(events.router)
     app.include_router(hidden_danger_workflow.router)
+    app.include_router(accident_reports.router)
     app.include_router(features.router)
     app.include_router(enterprise_risk.router)
     app.include_router(hazards.router)

@@ -98,3 +98,27 @@ SENSOR_KINDS = {
 USER_ROLES = {"admin": ("管理员", "administrator"), "province": ("省级监管", "province regulator"),
               "city": ("市级监管", "city regulator"), "county": ("县级监管", "county regulator"),
               "enterprise": ("企业用户", "enterprise"), "public": ("公众", "public")}
+
+#: Kinds of accident in a quick report: the injury categories of GB 6441-1986 (企业职工伤亡事故分类) that
+#: occur at hazardous-chemical sites, plus a release without injury (泄漏). Frozen in migration 0010.
+ACCIDENT_TYPES = {
+    "fire": ("火灾", "fire"), "explosion": ("爆炸", "explosion"), "leak": ("泄漏", "release / leak"),
+    "poisoning": ("中毒和窒息", "poisoning and asphyxiation"), "burn": ("灼烫", "burns"),
+    "collapse": ("坍塌", "collapse"), "fall": ("高处坠落", "fall from height"),
+    "mechanical": ("机械伤害", "machinery"), "lifting": ("起重伤害", "lifting"),
+    "electrocution": ("触电", "electrocution"), "vehicle": ("车辆伤害", "vehicle"),
+    "struck": ("物体打击", "struck by object"), "drowning": ("淹溺", "drowning"), "other": ("其他伤害", "other"),
+}
+
+#: Accident grades of State Council Decree No. 493 (2007), Art. 3, most severe last.
+ACCIDENT_CLASSES = {
+    "ordinary": ("一般事故", "ordinary"), "larger": ("较大事故", "larger"),
+    "major": ("重大事故", "major"), "extraordinary": ("特别重大事故", "extraordinary"),
+}
+
+ACCIDENT_STATUSES = {
+    "reported": ("已快报", "reported"), "verified": ("已核实", "verified"),
+    "closed": ("已结案", "closed"), "withdrawn": ("已撤销（误报）", "withdrawn (false report)"),
+}
+
+__all__ += ["ACCIDENT_TYPES", "ACCIDENT_CLASSES", "ACCIDENT_STATUSES"]

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, true
 from geo import vocab
 from geo.errors import NotFound
 from geo.models import (
+    AccidentReport,
     Enterprise,
     HazardUnit,
     HiddenDanger,
@@ -337,8 +338,52 @@ def _risk_layer(res: int, minzoom: int, maxzoom: int) -> Layer:
     )
 
 
+_AR = AccidentReport
+ACCIDENT_CLASS_COLOURS = {"extraordinary": "#5c0011", "major": "#a8071a", "larger": "#f5222d", "ordinary": "#ff7a45"}
+UNVERIFIED_COLOUR = "#ffffff"  # 快报 not yet verified: a white ring
+
+ACCIDENT_REPORTS = Layer(
+    name="accident_reports", zh="事故快报", en="Accident reports", model=_AR, geometry="Point",
+    path="/accident-reports",
+    fields=(
+        _f(_AR, "title", "string", "标题", "title", sortable=True),
+        _f(_AR, "accident_type", "string", "事故类型", "type", choices=vocab.ACCIDENT_TYPES, filterable=True),
+        _f(_AR, "accident_class", "string", "事故等级", "grade", choices=vocab.ACCIDENT_CLASSES, filterable=True),
+        _f(_AR, "status", "string", "状态", "status", choices=vocab.ACCIDENT_STATUSES, filterable=True),
+        _f(_AR, "occurred_at", "string", "发生时间", "occurred", sortable=True, fmt="date-time"),
+        _f(_AR, "reported_at", "string", "报告时间", "reported", sortable=True, fmt="date-time"),
+        _f(_AR, "enterprise_id", "integer", "企业", "enterprise", filterable=True),
+        _f(_AR, "hazard_unit_id", "integer", "危险源", "hazard unit", filterable=True),
+        _f(_AR, "description", "string", "简要经过", "what happened"),
+        _f(_AR, "chemical", "string", "涉及物质", "chemical"),
+        _f(_AR, "cas", "string", "CAS号", "CAS number"),
+        _f(_AR, "deaths", "integer", "死亡", "deaths", sortable=True),
+        _f(_AR, "serious_injuries", "integer", "重伤", "serious injuries", sortable=True),
+        _f(_AR, "minor_injuries", "integer", "轻伤", "minor injuries"),
+        _f(_AR, "missing", "integer", "失踪", "missing"),
+        _f(_AR, "direct_loss_yuan", "number", "直接经济损失（元）", "direct loss (yuan)", sortable=True),
+        _f(_AR, "record_id", "integer", "企业记录", "enterprise record"),
+        *_stamps(_AR),
+    ),
+    search=(_AR.title,), base_filter=_AR.valid_to.is_(None), minzoom=4, thin_below=9, temporal=_AR.occurred_at,
+    severity=("accident_class", tuple(ACCIDENT_CLASS_COLOURS)),
+    style={"type": "circle", "paint": {
+        "circle-color": _match("accident_class", ACCIDENT_CLASS_COLOURS, "#ff7a45"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 4, 4, 14, 10],
+        "circle-opacity": ["case", ["==", ["get", "status"], "closed"], 0.45, 1.0],
+        # a quick report not yet verified by a regulator: a white ring
+        "circle-stroke-color": ["case", ["==", ["get", "status"], "reported"], UNVERIFIED_COLOUR, "#262626"],
+        "circle-stroke-width": ["case", ["==", ["get", "status"], "reported"], 3, 1]}},
+    legend=_legend(vocab.ACCIDENT_CLASSES, {k: ACCIDENT_CLASS_COLOURS[k] for k in
+                                            ("ordinary", "larger", "major", "extraordinary")}) + (
+        {"value": None, "zh": "未核实快报（白色外圈）", "en": "not yet verified (white ring)",
+         "color": UNVERIFIED_COLOUR},),
+)
+
+
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     ENTERPRISES, HAZARD_UNITS, HIDDEN_DANGERS, PROTECTION_TARGETS, RESCUE_TEAMS, SUPPLY_DEPOTS,
+    ACCIDENT_REPORTS,
     _region_layer("province", 0, 22, 2.5), _region_layer("city", 4, 22, 1.5), _region_layer("county", 6, 22, 0.8),
     _risk_layer(5, 0, 7), _risk_layer(7, 8, 10), _risk_layer(9, 11, 22),
 )}

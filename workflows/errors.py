@@ -43,9 +43,10 @@ class WorkflowConflict(WorkflowError, RuntimeError):
 class IllegalTransition(WorkflowConflict, ValueError):
     """No edge of the state machine leads from the current status to the one asked for (HTTP 409)."""
 
-    def __init__(self, *, status: str, requested: str, allowed: Sequence[str]) -> None:
+    def __init__(self, *, status: str, requested: str, allowed: Sequence[str], thing: str = "a hidden danger"
+                 ) -> None:
         options = ", ".join(allowed) if allowed else "none (the loop is finished)"
-        super().__init__("to", f"a hidden danger cannot go from {status!r} to {requested!r}; "
+        super().__init__("to", f"{thing} cannot go from {status!r} to {requested!r}; "
                                f"allowed from {status}: {options}", status=status, allowed=allowed)
         self.requested = requested
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from api.deps import SessionDep
 from api.etags import etag_matches, etag_version
 from layers.catalogue import RESOURCES, Layer
-from layers.editing import create_feature, delete_feature, payload_schema, update_feature
+from layers.editing import CREATE_MODELS, create_feature, delete_feature, payload_schema, update_feature
 from layers.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -116,6 +116,8 @@ def _register(layer: Layer, segment: str) -> None:
         return Response(body, media_type=GEOJSON if geojson else "application/json",
                         headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
+    if layer.name not in CREATE_MODELS:
+        return  # read-only here: written by its workflow's own routes (accident reports, inspections, ...)
     create_schema = payload_schema(layer, create=True)
     update_schema = payload_schema(layer, create=False)
 
