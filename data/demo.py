@@ -27,9 +27,9 @@ LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_da
 # rows derived from the registry (assessments, risk, records): replaced with it
 DERIVED = ["risk_queue", "hazard_assessment_queue", "hazard_assessments", "risk_units", "risk_cells",
            "risk_surface", "societal_risk", "enterprise_records", "hidden_danger_evidence",
-           "hidden_danger_transitions"]
+           "hidden_danger_transitions", "accident_report_updates", "accident_reports"]
 _SOURCE_TABLES = ["enterprises", "hazard_units", "hidden_dangers", "protection_targets",
-                  "rescue_teams", "supply_depots", "sensors"]
+                  "rescue_teams", "supply_depots", "sensors", "accident_reports"]
 
 
 class DemoRefused(RuntimeError):
@@ -101,7 +101,40 @@ def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 202611
             reset_sequence(raw, table)
             summary.counts[table] = len(rows)
             summary.seconds[table] = time.perf_counter() - t
+        summary.counts["accident_reports"] = _demo_accident_reports(conn, seed)
         for table in ["regions", *LOAD_ORDER]:
             conn.execute(text(f"ANALYZE {table}"))
     summary.seconds["total"] = time.perf_counter() - t0
     return summary
+
+
+# A few recent quick reports at hazard units (事故快报), so the accident layer and the wall have something:
+# (accident type, chemical, CAS, hours ago, deaths, serious injuries, status)
+_DEMO_ACCIDENTS = [
+    ("leak", "氯", "7782-50-5", 1.5, 0, 2, "reported"),
+    ("poisoning", "氨", "7664-41-7", 20, 0, 3, "reported"),
+    ("fire", None, None, 30, 0, 0, "verified"),
+    ("explosion", None, None, 75, 1, 4, "verified"),
+    ("leak", "苯", "71-43-2", 140, 0, 0, "closed"),
+    ("burn", None, None, 300, 0, 1, "closed"),
+]
+
+
+def _demo_accident_reports(conn, seed: int) -> int:
+    """Insert :data:`_DEMO_ACCIDENTS` at hazard units picked by ``seed`` (the owner role: history rows
+    are written as ``maintenance`` for the reports loaded past ``reported``)."""
+    units = conn.execute(text(
+        "SELECT h.id, h.enterprise_id, e.name FROM hazard_units h JOIN enterprises e ON e.id = h.enterprise_id "
+        "WHERE h.is_major ORDER BY md5(h.id::text || :seed) LIMIT :n"),
+        {"seed": str(seed), "n": len(_DEMO_ACCIDENTS)}).all()
+    labels = {"leak": "泄漏", "poisoning": "中毒", "fire": "火灾", "explosion": "爆炸", "burn": "灼烫"}
+    for (kind, chemical, cas, hours, deaths, injured, status), (unit, ent, name) in zip(_DEMO_ACCIDENTS, units):
+        conn.execute(text(
+            "INSERT INTO accident_reports (occurred_at, reported_at, accident_type, enterprise_id, hazard_unit_id, "
+            "title, description, chemical, cas, deaths, serious_injuries, status, data_source, geom) "
+            "SELECT now() - make_interval(mins => (:h * 60)::int), now() - make_interval(mins => (:h * 60 - 25)::int), "
+            ":k, :e, :u, :t, :d, :c, :cas, :deaths, :inj, :s, 'synthetic', h.geom FROM hazard_units h WHERE h.id = :u"),
+            {"h": hours, "k": kind, "e": ent, "u": unit, "t": f"{name}{labels[kind]}"[:200],
+             "d": "合成演示数据：现场人员发现后立即报告，企业启动应急预案", "c": chemical, "cas": cas,
+             "deaths": deaths, "inj": injured, "s": status})
+    return len(units)

@@ -56,16 +56,19 @@ ENTITIES: Mapping[str, str] = MappingProxyType({
     "protection_targets": "protection_target", "rescue_teams": "rescue_team",
     "supply_depots": "supply_depot", "depot_stock": "depot_stock", "sensors": "sensor",
     "scenarios": "scenario", "regions": "region",
+    # migration 0010: accident quick reports
+    "accident_reports": "accident_report",
 })
 # tables whose rows belong to an enterprise (onemap_visible gets a non-NULL enterprise)
 _ENTERPRISE_LINKED = frozenset({"enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
-                                "sensors"})
+                                "sensors", "accident_reports"})
 _SOFT_DELETED = frozenset({"enterprises", "hazard_units", "hidden_dangers", "protection_targets",
-                           "rescue_teams", "supply_depots", "sensors", "scenarios"})
+                           "rescue_teams", "supply_depots", "sensors", "scenarios", "accident_reports"})
 
 
 def _kinds() -> frozenset[str]:
-    kinds = {RESYNC, "hidden_danger.status_changed", "enterprise.risk_colour_changed"}
+    kinds = {RESYNC, "hidden_danger.status_changed", "enterprise.risk_colour_changed",
+             "accident_report.status_changed", "accident_report.closed"}
     for table, entity in ENTITIES.items():
         kinds.update(f"{entity}.{verb}" for verb in ("created", "updated", "bulk"))
         if table in _SOFT_DELETED:

@@ -6,6 +6,7 @@ import {
   THEMATIC_GROUPS, catalogue, clickableLayerIds, createMap, escapeHtml, fieldValue, groupVisible,
   layerOfFeature, layerSwitcher, maplibregl, popupHtml,
 } from "./mapbase.js";
+import { isPicking, setupQuickReport } from "./quickreport.js";
 import { setupSession, toast } from "./session.js";
 
 const PROVINCE = "330000";
@@ -25,6 +26,7 @@ async function main() {
   setupSearch();
   setupExports();
   setupOnlineBasemap();
+  setupQuickReport(document.getElementById("quick-report"), state.map);
   document.getElementById("region-select").addEventListener("change", (ev) => {
     if (ev.target.value) drillTo(ev.target.value);
   });
@@ -137,6 +139,7 @@ function renderRegion() {
  * another county; on the current county it shows the risk cell under it.
  */
 function onMapClick(ev) {
+  if (isPicking()) return; // the quick report takes this click for the accident's place
   const hits = state.map.queryRenderedFeatures(ev.point, { layers: clickableLayerIds(state.map) });
   const point = hits.find((f) => f.layer.type === "circle");
   if (point) {

@@ -7,7 +7,7 @@ import { formatDistance, formatNumber, lang, onLangChange, t } from "./i18n.js";
 import { clickableLayerIds, createMap, escapeHtml, maplibregl } from "./mapbase.js";
 import { setupSession, toast } from "./session.js";
 
-const state = { map: null, marker: null, chemicals: [], scenario: null, unit: null, sourceTerm: null };
+const state = { map: null, marker: null, chemicals: [], scenario: null, unit: null, sourceTerm: null, accident: null };
 const form = () => document.getElementById("planner-form");
 
 async function main() {
@@ -22,6 +22,7 @@ async function main() {
   state.map.on("click", onMapClick);
   onLangChange(() => { renderChemicals(); renderResults(); });
   if (params.get("scenario")) await openScenario(Number(params.get("scenario")));
+  else if (params.get("accident")) await fromAccident(Number(params.get("accident")));
   else if (params.get("unit")) await pickUnit(Number(params.get("unit")), { fly: true });
   window.onemap = { map: state.map }; // for the browser tests and the console
   document.body.dataset.ready = "planner";
@@ -98,6 +99,31 @@ async function pickUnit(id, { fly = false } = {}) {
     document.getElementById("prefill-note").textContent = note.join("；");
     if (!f.elements.title.value) f.elements.title.value = `${pre.unit.name} ${pre.release ? pre.release.as_stored : ""}`.trim();
     if (fly) state.map.flyTo({ center: [pre.unit.lon, pre.unit.lat], zoom: 12, duration: 0 });
+  } catch (err) {
+    toast(t("common.error", { reason: err.message }), { error: true });
+  }
+}
+
+/** Start from an accident quick report (事故快报): its place (or its hazard unit's inventory) and its chemical. */
+async function fromAccident(id) {
+  try {
+    const report = await getJSON(`/accident-reports/${id}`);
+    const [lon, lat] = report.geometry.coordinates;
+    if (report.hazard_unit_id) await pickUnit(report.hazard_unit_id);
+    setSource(lon, lat, report.title);
+    const f = form();
+    const said = (report.chemical || "").trim().toLowerCase();
+    const known = state.chemicals.find((c) => (report.cas && c.cas === report.cas)
+      || (said && (c.name_zh === report.chemical.trim() || c.name.toLowerCase() === said)));
+    if (known) f.elements.chemical.value = known.name;
+    const note = [t("planner.from_accident", { id, time: new Date(report.occurred_at).toLocaleString(lang() === "en" ? "en-GB" : "zh-CN") })];
+    if (report.chemical && !known) note.push(t("planner.not_modelled", { list: report.chemical }));
+    const prefill = document.getElementById("prefill-note");
+    prefill.textContent = [prefill.textContent, ...note].filter(Boolean).join("；");
+    f.elements.title.value = `${t("planner.accident_title", { id })} ${report.title}`.slice(0, 200);
+    state.accident = report;
+    document.body.dataset.accident = String(id);
+    state.map.flyTo({ center: [lon, lat], zoom: 12, duration: 0 });
   } catch (err) {
     toast(t("common.error", { reason: err.message }), { error: true });
   }
