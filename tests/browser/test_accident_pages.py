@@ -33,6 +33,8 @@ def test_quick_report_from_the_map_reaches_the_wall_and_the_planner(page, web, p
     wall.wait_for_selector("body[data-ready=wall][data-stream=open]", timeout=READY_MS)
 
     # the duty officer files a quick report: place by a map click, the nearest enterprise offered
+    assert page.locator("#layers div.layer-group[data-group=accident_reports]").count() == 1  # the layer, with its legend
+    assert "未核实快报（白色外圈）" in page.inner_text("#layers div.layer-group[data-group=accident_reports]")
     _jump(page, lon, lat, 16)
     page.click("#quick-open")
     page.wait_for_selector("#quick-dialog[open]")
