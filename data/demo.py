@@ -128,7 +128,7 @@ def _demo_accident_reports(conn, seed: int) -> int:
         "WHERE h.is_major ORDER BY md5(h.id::text || :seed) LIMIT :n"),
         {"seed": str(seed), "n": len(_DEMO_ACCIDENTS)}).all()
     labels = {"leak": "泄漏", "poisoning": "中毒", "fire": "火灾", "explosion": "爆炸", "burn": "灼烫"}
-    for (kind, chemical, cas, hours, deaths, injured, status), (unit, ent, name) in zip(_DEMO_ACCIDENTS, units):
+    for (kind, chemical, cas, hours, deaths, injured, status), (unit, ent, name) in zip(_DEMO_ACCIDENTS, units, strict=False):
         conn.execute(text(
             "INSERT INTO accident_reports (occurred_at, reported_at, accident_type, enterprise_id, hazard_unit_id, "
             "title, description, chemical, cas, deaths, serious_injuries, status, data_source, geom) "

@@ -24,7 +24,14 @@ from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn, make_engine
 from tests.conftest import BL, XH, ZH, _at, regions_database, world_uscc
 from tests.test_tiles_api import tile_of
-from workflows.accident_reports import CLOSED_BY, RULES, TARGETS, classes_markdown, grade, rules_markdown
+from workflows.accident_reports import (
+    CLOSED_BY,
+    RULES,
+    TARGETS,
+    classes_markdown,
+    grade,
+    rules_markdown,
+)
 
 PASSWORD = "correct horse battery"
 USERS = {  # name -> (role, adcode, enterprise key)

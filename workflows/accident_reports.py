@@ -39,7 +39,13 @@ from sqlalchemy.orm import Session
 
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
-from geo.models import AccidentReport, AccidentReportUpdate, EnterpriseRecord, Enterprise, HazardUnit
+from geo.models import (
+    AccidentReport,
+    AccidentReportUpdate,
+    Enterprise,
+    EnterpriseRecord,
+    HazardUnit,
+)
 from geo.registry import db_errors
 from geo.validate import parse_geojson_geometry
 from geo.vocab import ACCIDENT_CLASSES, ACCIDENT_TYPES

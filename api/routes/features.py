@@ -16,7 +16,13 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from api.deps import SessionDep
 from api.etags import etag_matches, etag_version
 from layers.catalogue import RESOURCES, Layer
-from layers.editing import CREATE_MODELS, create_feature, delete_feature, payload_schema, update_feature
+from layers.editing import (
+    CREATE_MODELS,
+    create_feature,
+    delete_feature,
+    payload_schema,
+    update_feature,
+)
 from layers.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,

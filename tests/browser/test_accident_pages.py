@@ -11,8 +11,15 @@ import time
 import httpx
 import pytest
 
-from tests.browser.harness import api_token, login, save_screenshot
-from tests.browser.test_pages import CANCELLED_TILE, READY_MS, _idle, _jump, _open_map, _screen_point
+from tests.browser.harness import api_token, save_screenshot
+from tests.browser.test_pages import (
+    CANCELLED_TILE,
+    READY_MS,
+    _idle,
+    _jump,
+    _open_map,
+    _screen_point,
+)
 
 
 @pytest.fixture(autouse=True)
