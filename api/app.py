@@ -15,6 +15,7 @@ from api.middleware import RequestGuard
 from api.routes import (
     accident_reports,
     auth,
+    credit,
     enterprise_risk,
     events,
     exports,
@@ -22,6 +23,7 @@ from api.routes import (
     hazards,
     health,
     hidden_danger_workflow,
+    inspections,
     ogc,
     pages,
     regions,
@@ -74,7 +76,9 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(exports.router)
     app.include_router(events.router)
     app.include_router(hidden_danger_workflow.router)
+    app.include_router(inspections.router)
     app.include_router(accident_reports.router)
+    app.include_router(credit.router)
     app.include_router(features.router)
     app.include_router(enterprise_risk.router)
     app.include_router(hazards.router)

@@ -32,13 +32,17 @@ except ImportError:  # pragma: no cover - while plume is being built
 if plume_app is not None:
     app.add_typer(plume_app, name="plume", help="Chemical release scenarios (Gaussian plume/puff).")
 
+from api.credit_cli import credit_app  # noqa: E402
 from api.dangers_cli import dangers_app  # noqa: E402
 from api.hazards_cli import hazards_app  # noqa: E402  (command groups in their own modules)
+from api.inspections_cli import inspections_app  # noqa: E402
 from api.risk_cli import risk_app  # noqa: E402
 
 app.add_typer(hazards_app, name="hazards", help="GB 18218 major-hazard identification and grading.")
 app.add_typer(risk_app, name="risk")
 app.add_typer(dangers_app, name="dangers", help="Hidden dangers (隐患): escalation of overdue dangers.")
+app.add_typer(credit_app, name="credit", help="Enterprise credit (诚信管理) and the blacklist (严重失信主体名单).")
+app.add_typer(inspections_app, name="inspections", help="Double-random inspections (双随机): re-run a recorded draw.")
 
 
 
@@ -172,6 +176,10 @@ def _derive_demo(engine) -> None:
     typer.echo(assess_all(engine, progress=True).as_text())
     records = add_demo_records(engine)
     typer.echo(f"enterprise records (accidents, enforcement, credit): {sum(records.values()):,}")
+    from workflows.maintenance import credit_pass
+
+    credit = credit_pass(engine)  # grades and the blacklist; writes the credit records the colours read
+    typer.echo(credit.as_text())
     with Progress(TextColumn("[bold]risk surface"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("risk", total=None)
         s = risk.rebuild(engine, progress=lambda _stage, done, total: bar.update(task, completed=done, total=total))
@@ -181,6 +189,11 @@ def _derive_demo(engine) -> None:
     with engine.begin() as conn:
         c = score_enterprises(conn)
     typer.echo("four-colour risk: " + ", ".join(f"{k} {v:,}" for k, v in sorted(c.colours.items())))
+    from data.demo_inspections import add_demo_inspections
+
+    ins = add_demo_inspections(engine)
+    typer.echo(f"double-random inspections: {ins['inspectors']:,} inspectors on county rosters, "
+               f"{ins['draws']} running draw of {ins['tasks']} tasks")
 
 
 @audit_app.command("verify")

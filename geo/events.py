@@ -56,14 +56,23 @@ ENTITIES: Mapping[str, str] = MappingProxyType({
     "protection_targets": "protection_target", "rescue_teams": "rescue_team",
     "supply_depots": "supply_depot", "depot_stock": "depot_stock", "sensors": "sensor",
     "scenarios": "scenario", "regions": "region",
+    # migration 0011: double-random inspections
+    "inspectors": "inspector", "inspection_draws": "inspection_draw", "inspection_tasks": "inspection_task",
+    "inspection_findings": "inspection_finding",
+    # migration 0012: credit and blacklist
+    "credit_events": "credit_event", "credit_scores": "credit_score", "blacklist_entries": "blacklist_entry",
     # migration 0010: accident quick reports
     "accident_reports": "accident_report",
 })
 # tables whose rows belong to an enterprise (onemap_visible gets a non-NULL enterprise)
 _ENTERPRISE_LINKED = frozenset({"enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
-                                "sensors", "accident_reports"})
+                                "sensors", "inspection_tasks", "inspection_findings", "credit_events",
+                                "credit_scores", "blacklist_entries", "accident_reports"})
+# enterprise-linked rows an enterprise user sees only once public (an unannounced inspection's task, 0011)
+_ENTERPRISE_ONCE_PUBLIC = frozenset({"inspection_tasks"})
 _SOFT_DELETED = frozenset({"enterprises", "hazard_units", "hidden_dangers", "protection_targets",
-                           "rescue_teams", "supply_depots", "sensors", "scenarios", "accident_reports"})
+                           "rescue_teams", "supply_depots", "sensors", "scenarios", "inspection_draws",
+                           "inspection_tasks", "credit_events", "accident_reports"})
 
 
 def _kinds() -> frozenset[str]:
@@ -252,6 +261,8 @@ def visible_to(ctx: RequestContext, event: Event) -> bool:
     if event.is_resync or event.table == "regions":
         return True
     role = ctx.role
+    if role == "enterprise" and event.table in _ENTERPRISE_ONCE_PUBLIC and not event.is_public:
+        return False
     if event.bulk:
         if role == "public":
             return event.is_public

@@ -293,6 +293,7 @@ class EnterpriseRecord(_Stamped, Base):
     is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
     data_source: Mapped[str] = mapped_column(Text, server_default="registry")
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    amount_yuan: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))  # a fine's amount (migration 0011)
 
 
 __all__ += ["EnterpriseRecord"]
@@ -401,3 +402,225 @@ class AccidentReportUpdate(Base):
 
 
 __all__ += ["AccidentReport", "AccidentReportUpdate"]
+
+
+class Inspector(_Stamped, Base):
+    """One inspector of the roster (执法检查人员名录库, migration 0011); ``adcode``: the region's roster."""
+
+    __tablename__ = "inspectors"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    unit: Mapped[str | None] = mapped_column(Text)
+    badge_no: Mapped[str | None] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_by: Mapped[str] = mapped_column(Text, server_default="session_user")
+
+
+class InspectorConflict(Base):
+    """A declared conflict of interest (回避) of an inspector with an enterprise (migration 0011); append-only."""
+
+    __tablename__ = "inspector_conflicts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    inspector_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("inspectors.id"))
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    declared_by: Mapped[str] = mapped_column(Text)
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+
+
+class InspectionDraw(_Stamped, Base):
+    """One double-random draw (双随机抽查, migration 0011): its inputs, frozen at insert, and its status."""
+
+    __tablename__ = "inspection_draws"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    period: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    strata: Mapped[list] = mapped_column(JSONB)
+    team_size: Mapped[int] = mapped_column(SmallInteger, server_default="2")
+    avoid_repeat_days: Mapped[int] = mapped_column(Integer, server_default="365")
+    seed: Mapped[int] = mapped_column(BigInteger)
+    seed_source: Mapped[str] = mapped_column(Text)
+    algorithm: Mapped[str] = mapped_column(Text)
+    pool: Mapped[list] = mapped_column(JSONB)
+    roster: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    exclusions: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    result_sha256: Mapped[str] = mapped_column(Text)
+    task_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text, server_default="drawn")
+    drawn_by: Mapped[str] = mapped_column(Text, server_default="session_user")
+    drawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InspectionTask(_Stamped, Base):
+    """One drawn enterprise and its team (migration 0011); place, name and team names copied by the database."""
+
+    __tablename__ = "inspection_tasks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    draw_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("inspection_draws.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    name: Mapped[str] = mapped_column(Text)
+    stratum: Mapped[str] = mapped_column(Text)
+    risk_colour: Mapped[str | None] = mapped_column(Text)
+    inspector_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    team_names: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    status: Mapped[str] = mapped_column(Text, server_default="planned")
+    result: Mapped[str | None] = mapped_column(Text)
+    result_summary: Mapped[str | None] = mapped_column(Text)
+    inspected_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geom = _point()
+
+
+class InspectionFinding(_Stamped, Base):
+    """A problem found on an inspection task (migration 0011): the hidden danger and enforcement record it made."""
+
+    __tablename__ = "inspection_findings"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("inspection_tasks.id"))
+    draw_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("inspection_draws.id"))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    hidden_danger_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("hidden_dangers.id"))
+    record_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("enterprise_records.id"))
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class InspectionTransition(Base):
+    """One move of a draw (``task_id`` NULL) or of a task (migration 0011); append-only."""
+
+    __tablename__ = "inspection_transitions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    draw_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("inspection_draws.id"))
+    task_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("inspection_tasks.id"))
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    actor: Mapped[str] = mapped_column(Text)
+    actor_role: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    enterprise_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    txid: Mapped[int] = mapped_column(BigInteger, server_default="txid_current()")
+
+
+__all__ += ["Inspector", "InspectorConflict", "InspectionDraw", "InspectionTask", "InspectionFinding",
+            "InspectionTransition"]
+
+
+class CreditEvent(_Stamped, Base):
+    """A credit event a regulator recorded by hand (migration 0012); withdrawn with ``valid_to``, never changed.
+
+    ``recorded_by``, ``recorded_role`` and ``adcode`` are filled by the database.
+    """
+
+    __tablename__ = "credit_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    points: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text, FetchedValue())
+    recorded_role: Mapped[str] = mapped_column(Text, FetchedValue())
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdraw_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CreditScore(_Stamped, Base):
+    """The latest computed credit score and grade of an enterprise, with its per-rule breakdown (migration 0012)."""
+
+    __tablename__ = "credit_scores"
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"), primary_key=True)
+    score: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    raw_score: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    grade: Mapped[str] = mapped_column(Text)
+    blacklisted: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    breakdown: Mapped[list] = mapped_column(JSONB, server_default="[]")
+    events_counted: Mapped[int] = mapped_column(Integer, server_default="0")
+    as_of: Mapped[date] = mapped_column(Date)
+    rules_source: Mapped[str] = mapped_column(Text)
+    rules_sha256: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"))
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class BlacklistEntry(Base):
+    """One listing on the blacklist (严重失信主体名单, migration 0012): append-only but for its removal, set once.
+
+    ``enterprise_name``, ``uscc``, ``adcode``, ``listed_by``/``listed_role``/``listed_at`` and
+    ``removed_by``/``removed_role``/``removed_at`` are filled by the database; ``status`` is generated.
+    """
+
+    __tablename__ = "blacklist_entries"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    enterprise_name: Mapped[str] = mapped_column(Text, FetchedValue())
+    uscc: Mapped[str] = mapped_column(Text, FetchedValue())
+    listed_on: Mapped[date] = mapped_column(Date)
+    listed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    via: Mapped[str] = mapped_column(Text)
+    rule_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    reasons: Mapped[list] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(Text)
+    rules_sha256: Mapped[str | None] = mapped_column(Text)
+    listed_by: Mapped[str] = mapped_column(Text, FetchedValue())
+    listed_role: Mapped[str] = mapped_column(Text, FetchedValue())
+    removed_on: Mapped[date | None] = mapped_column(Date)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str | None] = mapped_column(Text)
+    removed_role: Mapped[str | None] = mapped_column(Text)
+    removal_via: Mapped[str | None] = mapped_column(Text)
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, FetchedValue())  # generated: listed | removed
+    adcode: Mapped[str] = mapped_column(Text, ForeignKey("regions.adcode"), FetchedValue())
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+
+class CreditMapRow(Base):
+    """A read-only view (``credit_map``, migration 0012): current enterprises with a credit score, for the map.
+
+    ``security_invoker``: the caller's row-level security applies to the tables behind it.
+    """
+
+    __tablename__ = "credit_map"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    grade: Mapped[str] = mapped_column(Text)
+    score: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    blacklisted: Mapped[bool] = mapped_column(Boolean)
+    listed_on: Mapped[date | None] = mapped_column(Date)
+    as_of: Mapped[date] = mapped_column(Date)
+    adcode: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    is_public: Mapped[bool] = mapped_column(Boolean)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+
+
+__all__ += ["CreditEvent", "CreditScore", "BlacklistEntry", "CreditMapRow"]

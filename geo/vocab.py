@@ -122,3 +122,34 @@ ACCIDENT_STATUSES = {
 }
 
 __all__ += ["ACCIDENT_TYPES", "ACCIDENT_CLASSES", "ACCIDENT_STATUSES"]
+
+#: Double-random inspections (双随机、一公开, migration 0011).
+INSPECTION_DRAW_STATUSES = {
+    "drawn": ("已抽取", "drawn"), "published": ("已公示", "published"), "in_progress": ("检查中", "in progress"),
+    "completed": ("已完成", "completed"), "cancelled": ("已作废", "cancelled"),
+}
+INSPECTION_TASK_STATUSES = {
+    "planned": ("待检查", "planned"), "inspected": ("已检查", "inspected"), "closed": ("已办结", "closed"),
+    "cancelled": ("已作废", "cancelled"),
+}
+#: The result of one inspection, as published (抽查结果).
+INSPECTION_RESULTS = {
+    "compliant": ("未发现问题", "no findings"), "findings": ("发现问题", "findings"),
+    "not_operating": ("未开展相关经营活动", "not operating"), "not_located": ("查无下落", "not located"),
+}
+#: Declared conflicts of interest of an inspector with an enterprise (回避事由).
+CONFLICT_KINDS = {
+    "relative": ("近亲属关系", "relative"), "former_employee": ("曾在该企业任职", "former employee"),
+    "interest": ("其他利害关系", "financial or other interest"), "other": ("其他", "other"),
+}
+
+__all__ += ["INSPECTION_DRAW_STATUSES", "INSPECTION_TASK_STATUSES", "INSPECTION_RESULTS", "CONFLICT_KINDS"]
+
+#: Credit grades (诚信等级) of workflows/credit.py, best first; D also for every enterprise on the
+#: blacklist. Frozen in migration 0012 (credit_scores.grade) and the severities of enterprise_records credit.
+CREDIT_GRADES = {
+    "A": ("A级（诚信）", "A (trustworthy)"), "B": ("B级（基本诚信）", "B (mostly trustworthy)"),
+    "C": ("C级（失信）", "C (untrustworthy)"), "D": ("D级（严重失信）", "D (seriously untrustworthy)"),
+}
+
+__all__ += ["CREDIT_GRADES"]

@@ -45,8 +45,9 @@ THEMES: dict[str, dict[str, str]] = {
 }
 
 THEMATIC = ("risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "protection_targets", "hidden_dangers",
-            "hazard_units", "rescue_teams", "supply_depots", "enterprises", "accident_reports")
-"""Catalogue layers drawn over the basemap, bottom to top (accident reports on top of everything)."""
+            "hazard_units", "rescue_teams", "supply_depots", "enterprises", "credit_grades", "accident_reports")
+"""Catalogue layers drawn over the basemap, bottom to top (credit grades over the enterprises, off at first;
+accident reports on top of everything)."""
 
 DEFAULT_VISIBLE = frozenset({"risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "hazard_units",
                              "rescue_teams", "supply_depots", "enterprises", "accident_reports"})

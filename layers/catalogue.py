@@ -21,9 +21,11 @@ from geo import vocab
 from geo.errors import NotFound
 from geo.models import (
     AccidentReport,
+    CreditMapRow,
     Enterprise,
     HazardUnit,
     HiddenDanger,
+    InspectionTask,
     ProtectionTarget,
     Region,
     RescueTeam,
@@ -381,9 +383,84 @@ ACCIDENT_REPORTS = Layer(
 )
 
 
+_IT = InspectionTask
+# 双随机抽查: planned, then the published result (closed tasks fade)
+INSPECTION_COLOURS = {"planned": "#1677ff", "compliant": "#52c41a", "findings": "#f5222d", "not_found": "#8c8c8c"}
+
+INSPECTION_TASKS = Layer(
+    name="inspection_tasks", zh="双随机抽查", en="Random inspections", model=_IT, geometry="Point",
+    path="/inspections/tasks",
+    fields=(
+        _f(_IT, "draw_id", "integer", "抽查批次", "draw", filterable=True),
+        _f(_IT, "enterprise_id", "integer", "企业", "enterprise", filterable=True),
+        _f(_IT, "name", "string", "企业名称", "enterprise name", sortable=True),
+        _f(_IT, "stratum", "string", "抽取分层", "stratum"),
+        _f(_IT, "risk_colour", "string", "抽取时风险等级", "risk colour when drawn", choices=vocab.RISK_COLOURS,
+           filterable=True),
+        _f(_IT, "team_names", "array", "检查人员", "inspectors"),
+        _f(_IT, "status", "string", "状态", "status", choices=vocab.INSPECTION_TASK_STATUSES, filterable=True),
+        _f(_IT, "result", "string", "检查结果", "result", choices=vocab.INSPECTION_RESULTS, filterable=True),
+        _f(_IT, "result_summary", "string", "结果说明", "result summary"),
+        _f(_IT, "inspected_on", "string", "检查日期", "inspected on", sortable=True, fmt="date"),
+        _f(_IT, "closed_on", "string", "办结日期", "closed on", fmt="date"),
+        *_stamps(_IT),
+    ),
+    search=(_IT.name,), base_filter=_IT.valid_to.is_(None), minzoom=5,
+    severity=("result", ("findings", "not_located", "not_operating", "compliant")),
+    style={"type": "circle", "paint": {
+        "circle-color": ["case", ["==", ["get", "status"], "planned"], INSPECTION_COLOURS["planned"],
+                         ["==", ["get", "result"], "findings"], INSPECTION_COLOURS["findings"],
+                         ["==", ["get", "result"], "compliant"], INSPECTION_COLOURS["compliant"],
+                         INSPECTION_COLOURS["not_found"]],
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3, 14, 8],
+        "circle-opacity": ["case", ["==", ["get", "status"], "closed"], 0.45, 0.95],
+        "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5}},
+    legend=(
+        {"value": "planned", "zh": "待检查", "en": "planned", "color": INSPECTION_COLOURS["planned"]},
+        {"value": "compliant", "zh": "已检查，未发现问题", "en": "inspected, no findings",
+         "color": INSPECTION_COLOURS["compliant"]},
+        {"value": "findings", "zh": "已检查，发现问题", "en": "inspected, findings", "color": INSPECTION_COLOURS["findings"]},
+        {"value": "not_found", "zh": "未开展经营或查无下落", "en": "not operating or not located",
+         "color": INSPECTION_COLOURS["not_found"]},
+        {"value": None, "zh": "已办结（浅色）", "en": "closed (faded)", "color": "#bfbfbf"},
+    ),
+)
+
+
+_CG = CreditMapRow
+# Credit grades (诚信等级), best last: the order ranks thinned tile cells (Layer.severity, most severe first)
+CREDIT_GRADE_COLOURS = {"D": "#262626", "C": "#f5222d", "B": "#faad14", "A": "#52c41a"}
+BLACKLIST_COLOUR = "#000000"  # 严重失信主体名单: a thick black outline
+
+CREDIT_GRADES = Layer(
+    name="credit_grades", zh="企业诚信等级", en="Enterprise credit grades", model=_CG, geometry="Point",
+    fields=(
+        _f(_CG, "name", "string", "名称", "name", sortable=True),
+        _f(_CG, "grade", "string", "诚信等级", "credit grade", choices=vocab.CREDIT_GRADES, filterable=True,
+           sortable=True),
+        _f(_CG, "score", "number", "信用分", "credit score", sortable=True),
+        _f(_CG, "blacklisted", "boolean", "列入严重失信主体名单", "on the blacklist", filterable=True),
+        _f(_CG, "listed_on", "string", "列入日期", "listed on", fmt="date"),
+        _f(_CG, "as_of", "string", "评定日期", "assessed as of", fmt="date"),
+        *_stamps(_CG),
+    ),
+    # map-only (no path): read through GET /enterprises/{id}/credit; a view over credit_scores (migration 0012)
+    search=(_CG.name,), minzoom=5, thin_below=10, severity=("grade", tuple(CREDIT_GRADE_COLOURS)),
+    version_tables=("credit_scores", "blacklist_entries", "enterprises"),
+    style={"type": "circle", "paint": {
+        "circle-color": _match("grade", CREDIT_GRADE_COLOURS, "#8c8c8c"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 2, 10, 3.5, 14, 7],
+        "circle-stroke-color": ["case", ["==", ["get", "blacklisted"], True], BLACKLIST_COLOUR, "#ffffff"],
+        "circle-stroke-width": ["case", ["==", ["get", "blacklisted"], True], 2.5, 0.5]}},
+    legend=_legend(vocab.CREDIT_GRADES, {k: CREDIT_GRADE_COLOURS[k] for k in ("A", "B", "C", "D")}) + (
+        {"value": None, "zh": "列入严重失信主体名单（黑色粗描边）", "en": "on the blacklist (thick black outline)",
+         "color": BLACKLIST_COLOUR},),
+)
+
+
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     ENTERPRISES, HAZARD_UNITS, HIDDEN_DANGERS, PROTECTION_TARGETS, RESCUE_TEAMS, SUPPLY_DEPOTS,
-    ACCIDENT_REPORTS,
+    ACCIDENT_REPORTS, INSPECTION_TASKS, CREDIT_GRADES,
     _region_layer("province", 0, 22, 2.5), _region_layer("city", 4, 22, 1.5), _region_layer("county", 6, 22, 0.8),
     _risk_layer(5, 0, 7), _risk_layer(7, 8, 10), _risk_layer(9, 11, 22),
 )}

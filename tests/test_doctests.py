@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards", "layers.glyphs",
-           "workflows.hidden_dangers", "workflows.evidence"]
+           "workflows.hidden_dangers", "workflows.evidence", "workflows.random_draw",
+           "workflows.credit_rules"]
 
 
 @pytest.mark.parametrize("name", MODULES)

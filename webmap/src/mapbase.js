@@ -20,6 +20,8 @@ export const THEMATIC_GROUPS = [
   { name: "rescue_teams", layers: ["rescue_teams"] },
   { name: "supply_depots", layers: ["supply_depots"] },
   { name: "risk", layers: ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9"] },
+  { name: "credit_grades", layers: ["credit_grades"] },
+  { name: "inspection_tasks", layers: ["inspection_tasks"] },
 ];
 
 let catalogueCache = null;
@@ -134,6 +136,8 @@ const POPUP_FIELDS = {
   risk_cells_r5: ["individual_risk", "population", "hazard_units", "open_dangers", "active_alarms"],
   risk_cells_r7: ["individual_risk", "population", "hazard_units", "open_dangers", "active_alarms"],
   risk_cells_r9: ["individual_risk", "population", "hazard_units", "open_dangers", "active_alarms"],
+  credit_grades: ["grade", "score", "blacklisted", "listed_on", "as_of"],
+  inspection_tasks: ["status", "result", "risk_colour", "stratum", "team_names", "inspected_on", "result_summary"],
 };
 
 /** HTML of a feature's popup: title, key facts, and (for resources) a link to its detail view. */
