@@ -28,7 +28,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
 )
 from sqlalchemy import func, insert, select, update
@@ -36,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from geo import vocab
+from geo.bodies import parse_body
 from geo.errors import GeoError, InvalidInput, NotFound, NotPermitted
 from geo.models import DepotStock, Enterprise, InventoryRow
 from geo.registry import db_errors
@@ -250,16 +250,7 @@ def _validate(layer: Layer, payload: Any, *, create: bool, feature_id: int | Non
             start = "a new hidden danger starts as reported; " if create else ""
             raise InvalidInput(name, f"{start}set only by the workflow: POST /hidden-dangers/{where}/transitions "
                                      f"(GET /hidden-dangers/{where}/transitions lists the moves allowed now)")
-    try:
-        return models[layer.name].model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(models[layer.name].model_fields)
-            msg = f"unknown field; allowed: {allowed}"
-        raise InvalidInput(loc, msg) from None
+    return parse_body(models[layer.name], payload)
 
 
 def _geometry(layer: Layer, body: _Body):

@@ -5,9 +5,9 @@ import importlib
 
 import pytest
 
-MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards", "layers.glyphs",
-           "workflows.hidden_dangers", "workflows.evidence", "workflows.random_draw",
-           "workflows.credit_rules"]
+MODULES = ["geo.crs", "geo.bodies", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards",
+           "layers.glyphs", "workflows.hidden_dangers", "workflows.evidence", "workflows.random_draw",
+           "workflows.credit_rules", "workflows.accident_reports"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -33,10 +33,11 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import from_shape
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from geo.bodies import parse_body
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import (
@@ -181,19 +182,12 @@ class MoveRequest(_Figures):
 
 
 def _validate(model: type[BaseModel], payload: Any, example: str) -> Any:
-    if not isinstance(payload, dict):
-        raise InvalidInput("body", f"must be a JSON object such as {example}")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field; allowed: {', '.join(model.model_fields)}"
-        elif err["type"] == "literal_error" and loc == "to":
-            msg = f"unknown move {payload.get('to')!r}; one of {', '.join(TARGETS)}"
-        raise InvalidInput(loc, msg) from None
+    def explain(loc: str, err: dict) -> str | None:
+        if err["type"] == "literal_error" and loc == "to":
+            return f"unknown move {payload.get('to')!r}; one of {', '.join(TARGETS)}"
+        return None
+
+    return parse_body(model, payload, example=example, explain=explain)
 
 
 _R = AccidentReport.__table__

@@ -25,9 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, insert, select, update
 
+from geo.bodies import parse_body
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import BlacklistEntry, Enterprise, Region
@@ -114,19 +115,12 @@ class ListingRequest(BaseModel):
 
 
 def _parse(model: type[BaseModel], payload: Any):
-    if not isinstance(payload, dict):
-        raise InvalidInput("body", "must be a JSON object")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field; allowed: {', '.join(model.model_fields)}"
-        elif loc == "to":
-            msg = f"unknown move {payload.get('to')!r}; a regulator may only move an entry to removed"
-        raise InvalidInput(loc, msg) from None
+    def explain(loc: str, err: dict) -> str | None:
+        if loc == "to" and err["type"] != "extra_forbidden":
+            return f"unknown move {payload.get('to')!r}; a regulator may only move an entry to removed"
+        return None
+
+    return parse_body(model, payload, explain=explain)
 
 
 # ----------------------------------------------------------------------------------------------- reading

@@ -16,9 +16,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, insert, select, update
 
+from geo.bodies import parse_body
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import CreditEvent, Enterprise
@@ -62,15 +63,7 @@ def _parse(model: type[BaseModel], payload: Any):
         raise InvalidInput("body", "must be a JSON object")
     if model is EventRequest and isinstance(payload.get("kind"), str) and payload["kind"] not in MANUAL_KINDS:
         raise InvalidInput("kind", f"unknown kind {payload['kind']!r}; one of {', '.join(MANUAL_KINDS)}")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field; allowed: {', '.join(model.model_fields)}"
-        raise InvalidInput(loc, msg) from None
+    return parse_body(model, payload)
 
 
 def _event_json(row) -> dict[str, Any]:

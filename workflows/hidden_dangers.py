@@ -44,6 +44,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from geo.bodies import invalid_input
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import HiddenDanger, HiddenDangerEvidence, HiddenDangerTransition
@@ -161,12 +162,9 @@ def parse_request(payload: Any) -> TransitionRequest:
     try:
         return TransitionRequest.model_validate(payload)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field; allowed: to, {', '.join(_FIELDS)}"
-        raise InvalidInput(loc, msg) from None
+        raise invalid_input(exc, TransitionRequest, explain=lambda loc, err: (
+            f"unknown field; allowed: to, {', '.join(_FIELDS)}" if err["type"] == "extra_forbidden" else None
+        )) from None
 
 
 def allowed_targets(status: str) -> list[str]:

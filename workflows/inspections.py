@@ -49,7 +49,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
 )
 from sqlalchemy import (
@@ -68,6 +67,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from geo.bodies import parse_body
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import (
@@ -321,19 +321,7 @@ class FindingRequest(_Model):
 
 def _parse(model: type[_Model], payload: Any, example: str = '{...}'):
     """Validate a JSON body; :class:`InvalidInput` names the field (dotted path) and the reason."""
-    if not isinstance(payload, dict):
-        raise InvalidInput("body", f"must be a JSON object such as {example}")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field; allowed: {', '.join(model.model_fields)}"
-        elif err["type"] == "missing":
-            msg = "required"
-        raise InvalidInput(loc, msg) from None
+    return parse_body(model, payload, example=example)
 
 
 def _regulator(ctx: RequestContext, what: str) -> None:
