@@ -144,6 +144,8 @@ def demo_load(
             typer.echo(f"demo already loaded ({enterprises:,} synthetic enterprises): kept")
             if not _demo_derived(engine):
                 _derive_demo(engine)
+            else:
+                _complete_workflow_demo(engine, seed)
             return
         summary = load_demo(engine, n_enterprises=enterprises, seed=seed, progress=True)
         typer.echo(summary.as_text())
@@ -161,6 +163,28 @@ def _demo_derived(engine) -> bool:
     with engine.connect() as conn:
         return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM risk_surface) AND "
                                       "EXISTS (SELECT 1 FROM enterprises WHERE risk_colour IS NOT NULL)")).scalar())
+
+
+def _complete_workflow_demo(engine, seed: int) -> None:
+    """A demo loaded before the workflows existed (migrations 0010–0012) gets their demo rows once."""
+    from sqlalchemy import text
+
+    from data.demo import add_demo_accident_reports
+    from data.demo_inspections import add_demo_inspections
+    from workflows.maintenance import credit_pass
+
+    with engine.connect() as conn:
+        accidents, inspectors, scores = conn.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM accident_reports), EXISTS (SELECT 1 FROM inspectors), "
+            "EXISTS (SELECT 1 FROM credit_scores)")).one()
+    if not accidents:
+        with engine.begin() as conn:
+            typer.echo(f"accident quick reports: {add_demo_accident_reports(conn, seed)} added")
+    if not scores:
+        typer.echo(credit_pass(engine).as_text())
+    if not inspectors:
+        ins = add_demo_inspections(engine)
+        typer.echo(f"double-random inspections: {ins['inspectors']:,} inspectors, {ins['tasks']} tasks")
 
 
 def _derive_demo(engine) -> None:

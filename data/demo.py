@@ -20,7 +20,7 @@ from geo.bulk import copy_rows, reset_sequence
 from geo.regions import ZHEJIANG, read_province, store_regions
 from geo.users import hash_password
 
-__all__ = ["load_demo", "demo_present", "DemoSummary", "DemoRefused", "LOAD_ORDER"]
+__all__ = ["load_demo", "demo_present", "DemoSummary", "DemoRefused", "LOAD_ORDER", "add_demo_accident_reports"]
 
 LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
               "protection_targets", "rescue_teams", "supply_depots", "depot_stock", "sensors", "users"]
@@ -103,7 +103,7 @@ def load_demo(engine: Engine, *, n_enterprises: int = 20_000, seed: int = 202611
             reset_sequence(raw, table)
             summary.counts[table] = len(rows)
             summary.seconds[table] = time.perf_counter() - t
-        summary.counts["accident_reports"] = _demo_accident_reports(conn, seed)
+        summary.counts["accident_reports"] = add_demo_accident_reports(conn, seed)
         for table in ["regions", *LOAD_ORDER]:
             conn.execute(text(f"ANALYZE {table}"))
     summary.seconds["total"] = time.perf_counter() - t0
@@ -122,7 +122,7 @@ _DEMO_ACCIDENTS = [
 ]
 
 
-def _demo_accident_reports(conn, seed: int) -> int:
+def add_demo_accident_reports(conn, seed: int) -> int:
     """Insert :data:`_DEMO_ACCIDENTS` at hazard units picked by ``seed`` (the owner role: history rows
     are written as ``maintenance`` for the reports loaded past ``reported``)."""
     units = conn.execute(text(

@@ -6,6 +6,7 @@ failed request or request off this machine fails the test).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import httpx
@@ -70,6 +71,9 @@ def test_quick_report_from_the_map_reaches_the_wall_and_the_planner(page, web, p
 
     saved = httpx.get(f"{web.url}/accident-reports/{rid}", headers=token["headers"]).json()
     assert saved["enterprise_id"] == ent["id"] and saved["serious_injuries"] == 2
+    # the time typed in the form (the browser's clock, sent with its offset) is the time stored
+    occurred = dt.datetime.fromisoformat(saved["occurred_at"])
+    assert abs(dt.datetime.now(dt.UTC) - occurred) < dt.timedelta(minutes=3)
     assert saved["geometry"]["coordinates"] == pytest.approx([lon + 0.0002, lat], abs=1e-5)
 
     # and the planner starts a release scenario from it

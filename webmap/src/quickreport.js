@@ -19,8 +19,8 @@ const FORM = `
   <label><span data-i18n="quick.type"></span><select name="accident_type"></select></label>
   <div class="quick-place">
     <button type="button" id="quick-pick" data-i18n="quick.pick"></button>
-    <label><span>lon</span><input name="lon" type="number" step="any" min="73" max="136"></label>
-    <label><span>lat</span><input name="lat" type="number" step="any" min="3" max="54"></label>
+    <label><span data-i18n="quick.lon"></span><input name="lon" type="number" step="any" min="73" max="136"></label>
+    <label><span data-i18n="quick.lat"></span><input name="lat" type="number" step="any" min="3" max="54"></label>
   </div>
   <label id="quick-enterprise-row"><span data-i18n="quick.enterprise"></span><select name="enterprise_id"></select></label>
   <label><span data-i18n="quick.description"></span><textarea name="description" rows="3" maxlength="4000" required></textarea></label>
@@ -151,7 +151,8 @@ async function submit() {
   const error = state.dialog.querySelector("#quick-error");
   error.textContent = "";
   const body = {
-    occurred_at: f.elements.occurred_at.value, // no offset: the server reads it as China Standard Time
+    // the browser's own clock and zone, sent with its offset (UTC): the time the officer typed, wherever the desk is
+    occurred_at: f.elements.occurred_at.value ? new Date(f.elements.occurred_at.value).toISOString() : "",
     accident_type: f.elements.accident_type.value,
     description: f.elements.description.value.trim(),
   };
