@@ -164,6 +164,11 @@ def world(throwaway) -> World:
     Users (password ``WORLD_PASSWORD``): w.province (330000), w.ningbo (city 330200),
     w.zhenhai (county 330211), w.xihu (county 330106), w.ent (enterprise E1 in Zhenhai).
     """
+    return build_world(throwaway)
+
+
+def build_world(throwaway) -> World:
+    """A new throwaway database holding the world of :func:`world` (for tests that must not share it)."""
     from sqlalchemy import text
 
     from geo.regions import store_regions

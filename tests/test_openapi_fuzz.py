@@ -1,7 +1,7 @@
 """Schemathesis over /openapi.json against a live server on the test world: no input may cause a 5xx.
 
 Every operation gets a bounded number of generated requests (ONEMAP_FUZZ_EXAMPLES, default 12),
-anonymous and as a county regulator. Writes go to the throwaway world database.
+anonymous and as a county regulator. Writes go to a throwaway world database of its own.
 """
 
 import os
@@ -12,17 +12,24 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
-from tests.conftest import WORLD_PASSWORD
+from geo.db import make_engine
+from tests.conftest import WORLD_PASSWORD, build_world
 from tests.live_server import live_server
 
 EXAMPLES = int(os.environ.get("ONEMAP_FUZZ_EXAMPLES", "12"))
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(settings, world, world_app_engine):
-    app = create_app(settings, engine=world_app_engine)
-    with live_server(app) as url:
-        yield url
+def fuzz_server(settings, throwaway):
+    # a world of its own: the fuzzer's writes (dangers, reports, draws …) must not reach other tests' world
+    world = build_world(throwaway)
+    engine = make_engine(world.db.app_url)
+    app = create_app(settings, engine=engine)
+    try:
+        with live_server(app) as url:
+            yield url
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
