@@ -28,6 +28,7 @@ from api.routes import (
     risk,
     scenarios,
     spatial,
+    telemetry,
     tiles,
 )
 from geo.context import install
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(hidden_danger_workflow.router)
     app.include_router(accident_reports.router)
+    app.include_router(telemetry.router)
     app.include_router(features.router)
     app.include_router(enterprise_risk.router)
     app.include_router(hazards.router)

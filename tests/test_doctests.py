@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["geo.crs", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards", "layers.glyphs",
-           "workflows.hidden_dangers", "workflows.evidence"]
+           "workflows.hidden_dangers", "workflows.evidence", "telemetry.payloads", "telemetry.health"]
 
 
 @pytest.mark.parametrize("name", MODULES)
