@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -162,10 +163,8 @@ class IngestWorker:
 
     def _drop_conn(self) -> None:
         if self._db is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection
                 self._db.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
         self._db = None
 
     def _maintain(self, conn: psycopg.Connection) -> None:
