@@ -27,7 +27,8 @@ LOAD_ORDER = ["enterprises", "hazard_units", "hazard_unit_inventory", "hidden_da
 # rows derived from the registry (assessments, risk, records): replaced with it
 DERIVED = ["risk_queue", "hazard_assessment_queue", "hazard_assessments", "risk_units", "risk_cells",
            "risk_surface", "societal_risk", "enterprise_records", "hidden_danger_evidence",
-           "hidden_danger_transitions", "accident_report_updates", "accident_reports"]
+           "hidden_danger_transitions", "accident_report_updates", "accident_reports",
+           "reading_rejects", "sensor_latest", "readings"]  # telemetry of the demo sensors goes with them
 _SOURCE_TABLES = ["enterprises", "hazard_units", "hidden_dangers", "protection_targets",
                   "rescue_teams", "supply_depots", "sensors", "accident_reports"]
 
