@@ -30,6 +30,7 @@ from api.routes import (
     risk,
     scenarios,
     spatial,
+    telemetry,
     tiles,
 )
 from geo.context import install
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(inspections.router)
     app.include_router(accident_reports.router)
     app.include_router(credit.router)
+    app.include_router(telemetry.router)
     app.include_router(features.router)
     app.include_router(enterprise_risk.router)
     app.include_router(hazards.router)

@@ -37,12 +37,14 @@ from api.dangers_cli import dangers_app  # noqa: E402
 from api.hazards_cli import hazards_app  # noqa: E402  (command groups in their own modules)
 from api.inspections_cli import inspections_app  # noqa: E402
 from api.risk_cli import risk_app  # noqa: E402
+from api.telemetry_cli import telemetry_app  # noqa: E402
 
 app.add_typer(hazards_app, name="hazards", help="GB 18218 major-hazard identification and grading.")
 app.add_typer(risk_app, name="risk")
 app.add_typer(dangers_app, name="dangers", help="Hidden dangers (隐患): escalation of overdue dangers.")
 app.add_typer(credit_app, name="credit", help="Enterprise credit (诚信管理) and the blacklist (严重失信主体名单).")
 app.add_typer(inspections_app, name="inspections", help="Double-random inspections (双随机): re-run a recorded draw.")
+app.add_typer(telemetry_app, name="telemetry", help="Telemetry: MQTT broker, ingest worker, simulator.")
 
 
 

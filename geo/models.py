@@ -199,6 +199,8 @@ class Sensor(_Placed, Base):
     deadband: Mapped[float] = mapped_column(Float, server_default="0")
     min_duration_s: Mapped[int] = mapped_column(Integer, server_default="0")
     interval_s: Mapped[int] = mapped_column(Integer, server_default="60")
+    range_min: Mapped[float | None] = mapped_column(Float)  # measuring range, the sensor's unit (0013)
+    range_max: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     geom = _point()
 

@@ -10,6 +10,7 @@ APT_PACKAGES=()
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || APT_PACKAGES+=(postgresql-15-postgis-3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || APT_PACKAGES+=(python3-venv)
 command -v runuser >/dev/null || APT_PACKAGES+=(util-linux)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || APT_PACKAGES+=(mosquitto)  # telemetry: our own broker process (never the distribution's service)
 command -v ogrinfo >/dev/null || APT_PACKAGES+=(gdal-bin)  # the OGC API tests read /ogc with GDAL's OAPIF driver
 command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)  # the web map's packages (webmap/package-lock.json)
 [ -x /usr/bin/chromium ] || APT_PACKAGES+=(chromium)  # browser tests (Playwright drives Debian's Chromium)

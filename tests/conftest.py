@@ -168,7 +168,7 @@ def world(throwaway) -> World:
 
 
 def build_world(throwaway) -> World:
-    """A new throwaway database holding the world of :func:`world` (for tests that must not share it)."""
+    """A new database holding the HTTP-test world (see :func:`world`); modules that add rows build their own."""
     from sqlalchemy import text
 
     from geo.regions import store_regions
@@ -264,3 +264,38 @@ def wclient(settings, world, world_app_engine):
         client.as_ = tokens  # type: ignore[attr-defined]
         client.world = world  # type: ignore[attr-defined]
         yield client
+
+
+# ---------------------------------------------------------------------------- a real MQTT broker
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker():
+    """A real mosquitto on 127.0.0.1 and a free port, in a temp dir, stopped and removed at the end.
+
+    The dir is world-traversable (mode 755; pytest's own tmp dirs are 700), so that mosquitto, which
+    drops to its own user when started as root, can write its persistence file.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from telemetry.broker import LocalBroker
+    from telemetry.settings import TelemetrySettings
+
+    home = Path(tempfile.mkdtemp(prefix="onemap-mqtt-"))
+    home.chmod(0o755)
+    broker = LocalBroker(TelemetrySettings(state_dir=home), home=home, port=free_port())
+    broker.start()
+    yield broker
+    broker.stop()
+    shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""Telemetry over HTTP: ingest for sites that cannot speak MQTT, time series, latest values, rejects, health.
+
+Thin: parse, call one function of :mod:`telemetry`, commit, serialise. See docs/TELEMETRY.md.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import Response
+
+from api.deps import ContextDep, SessionDep
+from geo.errors import NotPermitted
+from layers.features import InvalidQuery
+from telemetry.health import read_status, status_path
+from telemetry.payloads import MAX_BATCH
+from telemetry.queries import MAX_SERIES, recent_rejects, sensor_latest, sensor_series
+from telemetry.service import ingest_body
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["telemetry"])
+SensorId = Annotated[int, Path(ge=1, lt=2**63, description="sensor id")]
+_EXAMPLE = {"sensor": "HU000001-3", "seq": 17, "ts": "2026-11-23T14:05:00.250+08:00", "value": 12.5,
+            "unit": "%LEL", "quality": "good"}
+
+
+def _default(o: Any) -> str:
+    return o.isoformat() if isinstance(o, datetime) else str(o)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_default),
+                    status_code=status, media_type="application/json")
+
+
+def _raw(session):
+    """The request's psycopg connection (its transaction carries the request context)."""
+    return session.connection().connection.driver_connection
+
+
+@router.post("/telemetry/readings", name="telemetry_ingest",
+             summary=f"Ingest readings over HTTP: one reading with its sensor code, or {{\"readings\": [...]}} "
+                     f"(at most {MAX_BATCH})",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object"}, "example": _EXAMPLE}}}},
+             responses={200: {"description": "stored (duplicates of stored readings are absorbed); any rejects "
+                                             "listed with field and reason"},
+                        403: {"description": "anonymous and public users may not ingest"},
+                        422: {"description": "nothing acceptable: every reading rejected (each recorded)"}})
+def ingest(session: SessionDep, ctx: ContextDep, payload: Annotated[Any, Body()]) -> Response:
+    """Same payloads and checks as MQTT; an enterprise user writes only its own sensors, a regulator those
+    of its jurisdiction. Rejects are recorded in ``reading_rejects`` (source ``http``)."""
+    if ctx.role == "public":
+        raise NotPermitted("role: sign in as an enterprise or regulator user to ingest readings")
+    result = ingest_body(_raw(session), payload)
+    session.commit()
+    body = result.as_dict()
+    if body["accepted"] == 0:
+        return _json({"detail": body["rejects"][:100] or [{"field": "readings", "reason": "no readings"}],
+                      "rejected": body["rejected"]}, 422)
+    return _json(body)
+
+
+def _instant(value: str | None, name: str, default: datetime) -> datetime:
+    if value is None:
+        return default
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(name, "not an ISO 8601 date-time, e.g. 2026-11-23T14:00:00+08:00") from None
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise InvalidQuery(name, "needs a UTC offset (Z or +08:00)")
+    return t
+
+
+@router.get("/sensors/{sensor_id}/readings", name="sensor_readings",
+            summary="A sensor's readings between two instants (default: the last 24 hours), oldest first")
+def readings(session: SessionDep, sensor_id: SensorId,
+             from_: Annotated[str | None, Query(alias="from", max_length=40,
+                                                description="ISO 8601 with offset, inclusive")] = None,
+             to: Annotated[str | None, Query(max_length=40, description="ISO 8601 with offset, exclusive")] = None,
+             limit: Annotated[int, Query(ge=1, le=MAX_SERIES)] = 1000) -> Response:
+    now = datetime.now(UTC)
+    end = _instant(to, "to", now + timedelta(minutes=5))
+    start = _instant(from_, "from", end - timedelta(hours=24))
+    if start >= end:
+        raise InvalidQuery("from", "must be before to")
+    return _json(sensor_series(_raw(session), sensor_id=sensor_id, start=start, end=end, limit=limit))
+
+
+@router.get("/sensors/{sensor_id}/latest", name="sensor_latest",
+            summary="A sensor and its newest reading (null before the first)")
+def latest(session: SessionDep, sensor_id: SensorId) -> Response:
+    return _json(sensor_latest(_raw(session), sensor_id=sensor_id))
+
+
+@router.get("/telemetry/rejects", name="telemetry_rejects",
+            summary="The newest rejected readings you may see (admin/province: all; city/county: known sensors "
+                    "of your jurisdiction)")
+def rejects(session: SessionDep, ctx: ContextDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    if ctx.role in ("public", "enterprise"):
+        raise NotPermitted("role: rejected readings are for regulators")
+    rows = recent_rejects(_raw(session), limit=limit)
+    return _json({"data": rows, "count": len(rows)})
+
+
+@router.get("/telemetry/health", name="telemetry_health",
+            summary="The ingest worker's health: broker and database connections, backlog, last commit "
+                    "(503 when unhealthy or not running)")
+def health(request: Request) -> Response:
+    path = getattr(request.app.state, "telemetry_status_file", None)
+    if path is None:
+        from telemetry.settings import get_telemetry_settings
+
+        s = get_telemetry_settings()
+        path = status_path(s.state_path, s.ingest_client_id)
+    st = read_status(path)
+    st.pop("pid", None)
+    return _json(st, 200 if st["healthy"] else 503)

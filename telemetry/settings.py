@@ -1,0 +1,94 @@
+"""Telemetry settings (pydantic-settings, ``ONEMAP_*`` environment variables), never read at import time.
+
+Variables
+---------
+``ONEMAP_MQTT_URL``
+    ``mqtt://host:port`` of an existing broker; when set, OneMap starts no broker of its own.
+``ONEMAP_MQTT_PORT`` (default 18830)
+    Port of the project-managed mosquitto on 127.0.0.1.
+``ONEMAP_MQTT_MAX_QUEUED`` (default 1,000,000)
+    mosquitto ``max_queued_messages``: QoS 1 messages held per offline or busy
+    session beyond those in flight. Beyond it the broker drops new messages
+    **silently**, so this is the bound of an outage: at 5,000 readings/s one
+    million messages is 200 s of a whole province's feed, or hours of one site.
+``ONEMAP_MQTT_MAX_PACKET_BYTES`` (default 1 MiB)
+    mosquitto ``max_packet_size``: a larger PUBLISH is refused by the broker,
+    which disconnects the publisher (nothing reaches the worker).
+``ONEMAP_MQTT_AUTOSAVE_CHANGES`` (default 100)
+    Persistence: mosquitto writes its whole snapshot after this many changes
+    (``autosave_on_changes``). 1 loses nothing queued on a ``kill -9`` of the
+    broker but held ~230 acknowledged messages/s here (every PUBLISH and every
+    PUBACK rewrites the file); 100 keeps up with the ingest rate and bounds a
+    ``kill -9`` loss to the last < 100 changes not yet delivered to the worker.
+    A clean stop (SIGTERM) always saves everything.
+``ONEMAP_INGEST_CLIENT_ID`` (default ``onemap-ingest``), ``ONEMAP_INGEST_BATCH`` (default 2000 readings),
+``ONEMAP_INGEST_BATCH_MS`` (default 200), ``ONEMAP_INGEST_INFLIGHT`` (default 5000 unacknowledged messages),
+``ONEMAP_INGEST_SESSION_EXPIRY_S`` (default 86,400),
+``ONEMAP_INGEST_MAX_FUTURE_S`` (default 300: a reading stamped later than this after its arrival is refused).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["TelemetrySettings", "get_telemetry_settings"]
+
+
+class TelemetrySettings(BaseSettings):
+    """Broker address and limits, ingest worker tuning."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+
+    state_dir: Path = Path(".onemap")
+    mqtt_url: str | None = None
+    mqtt_port: int = Field(default=18830, ge=1024, le=65535)
+    mqtt_max_queued: int = Field(default=1_000_000, ge=1000, le=100_000_000)
+    mqtt_max_packet_bytes: int = Field(default=2**20, ge=4096, le=256 * 2**20)
+    mqtt_autosave_changes: int = Field(default=100, ge=1, le=1_000_000)
+    ingest_client_id: str = Field(default="onemap-ingest", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ingest_batch: int = Field(default=2000, ge=1, le=50_000)
+    ingest_batch_ms: int = Field(default=200, ge=1, le=60_000)
+    ingest_inflight: int = Field(default=5000, ge=1, le=65_535)
+    ingest_session_expiry_s: int = Field(default=86_400, ge=60, le=2**32 - 1)
+    ingest_max_future_s: int = Field(default=300, ge=0, le=86_400)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme != "mqtt" or not parts.hostname or not parts.port:
+            raise ValueError("must look like mqtt://host:port")
+        return v
+
+    @property
+    def uses_local_broker(self) -> bool:
+        """True when OneMap manages its own mosquitto under ``state_dir``."""
+        return self.mqtt_url is None
+
+    @property
+    def broker_address(self) -> tuple[str, int]:
+        """(host, port) of the broker in use."""
+        if self.mqtt_url:
+            parts = urlsplit(self.mqtt_url)
+            return parts.hostname or "127.0.0.1", int(parts.port or 1883)
+        return "127.0.0.1", self.mqtt_port
+
+    @property
+    def state_path(self) -> Path:
+        """Absolute path of the state directory."""
+        return self.state_dir.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_telemetry_settings() -> TelemetrySettings:
+    """The process-wide telemetry settings (env vars, then ``ONEMAP_SETTINGS_FILE`` if given)."""
+    env_file = os.environ.get("ONEMAP_SETTINGS_FILE")
+    return TelemetrySettings(_env_file=env_file) if env_file else TelemetrySettings()
