@@ -153,3 +153,10 @@ CREDIT_GRADES = {
 }
 
 __all__ += ["CREDIT_GRADES"]
+
+#: Hidden-danger statuses not yet verified as rectified. "Overdue" (逾期未整改) everywhere — the workflow's
+#: escalation, statistics, list filter, region figures, the map's ring, the enterprise colour and credit —
+#: means a deadline before today in one of these; "open" (未销号) means any status but ``closed``.
+DANGER_UNRECTIFIED = ("reported", "accepted", "rectifying", "submitted")
+
+__all__ += ["DANGER_UNRECTIFIED"]

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo import vocab
 from geo.errors import InvalidInput
 from geo.models import Region
 from layers.catalogue import DANGER_COLOURS, LAYERS, Layer
@@ -107,13 +108,13 @@ def _point_layers(layer: Layer, *, visible: bool, palette: dict[str, str], today
                     "paint": {"text-color": palette["cluster_text"], "text-halo-color": palette["halo"],
                               "text-halo-width": 1}})
     if layer.name == "hidden_dangers":
-        # major dangers drawn larger; overdue ones (deadline before today, not closed) ringed in red
+        # major dangers drawn larger; overdue ones (deadline before today, not yet verified) ringed in red
         single["paint"]["circle-radius"] = ["interpolate", ["linear"], ["zoom"],
                                             5, ["case", ["==", ["get", "level"], "major"], 4, 2],
                                             14, ["case", ["==", ["get", "level"], "major"], 9, 5]]
         out.append({"id": "hidden_dangers-overdue", "type": "circle", "source": layer.name,
                     "source-layer": layer.name, "metadata": {"onemap:layer": layer.name},
-                    "filter": ["all", not_cluster, ["!=", ["get", "status"], "closed"],
+                    "filter": ["all", not_cluster, ["in", ["get", "status"], ["literal", list(vocab.DANGER_UNRECTIFIED)]],
                                ["has", "deadline"], ["<", ["get", "deadline"], today.isoformat()]],
                     "layout": {"visibility": single["layout"]["visibility"]},
                     "paint": {"circle-color": "rgba(0,0,0,0)", "circle-stroke-color": DANGER_COLOURS["major"],

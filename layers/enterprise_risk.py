@@ -67,6 +67,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from geo import vocab
 from geo.errors import InvalidInput, NotFound
 from geo.models import (
     Enterprise,
@@ -526,7 +527,7 @@ def _units():
 
 
 def _dangers(today: date):
-    overdue = _D.c.deadline < today
+    overdue = and_(_D.c.deadline < today, _D.c.status.in_(vocab.DANGER_UNRECTIFIED))
     cols = [_D.c.enterprise_id]
     for level in _DANGER_LEVELS:
         cols.append(func.count().filter(_D.c.level == level).label(f"open_{level}"))

@@ -20,6 +20,7 @@ from sqlalchemy import Date, Text, and_, cast, exists, func, literal, literal_co
 from sqlalchemy.dialects.postgresql import JSON, JSONB, aggregate_order_by
 from sqlalchemy.orm import Session
 
+from geo import vocab
 from geo.errors import InvalidInput, NotFound
 from geo.models import DepotStock, HiddenDanger, InventoryRow, Region, SupplyDepot
 from geo.regions import is_adcode
@@ -61,7 +62,7 @@ class ListQuery:
 
 #: Filters beyond the catalogue's filterable fields, per layer: name -> OpenAPI schema and description.
 EXTRA_FILTERS: dict[str, dict[str, tuple[dict, str]]] = {
-    "hidden_dangers": {"overdue": ({"type": "boolean"}, "past the deadline and not closed")},
+    "hidden_dangers": {"overdue": ({"type": "boolean"}, "past the deadline and not yet verified as rectified")},
     "supply_depots": {"item": ({"type": "string", "maxLength": 100}, "holds this item (quantity > 0)")},
 }
 
@@ -260,7 +261,8 @@ def where_clauses(layer: Layer, query: ListQuery) -> list:
         clauses.append(or_(*terms))
     for name, values in query.filters.items():
         if name == "overdue":
-            overdue = and_(HiddenDanger.deadline < func.current_date(), HiddenDanger.status != "closed")
+            overdue = and_(HiddenDanger.deadline < func.current_date(),
+                           HiddenDanger.status.in_(vocab.DANGER_UNRECTIFIED))
             clauses.append(overdue if values[0] else ~overdue)
             continue
         if name == "item":

@@ -22,6 +22,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import Text, and_, cast, exists, func, literal, select
 from sqlalchemy.orm import Session
 
+from geo import vocab
 from geo.errors import InvalidInput
 from geo.models import (
     DepotStock,
@@ -236,7 +237,8 @@ def region_stats(session: Session, *, level: str = "county", parent: str | None 
     d = HiddenDanger
     is_open = d.status != "closed"
     for key, *vals in grouped(d, func.count(), func.count().filter(is_open),
-                              func.count().filter(and_(is_open, d.deadline < func.current_date())),
+                              func.count().filter(and_(d.status.in_(vocab.DANGER_UNRECTIFIED),
+                                                       d.deadline < func.current_date())),
                               func.count().filter(and_(is_open, d.level == "major"))):
         if key in out:
             total, open_, overdue, major_open = vals

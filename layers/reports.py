@@ -434,7 +434,8 @@ def _unit_table(v: VisibleLayer, lang: str) -> str:
 
 
 def _danger_table(session: Session, layer: Layer, bbox, lang: str) -> str:
-    """Open major hidden dangers in view, earliest deadline first; overdue (deadline before today) flagged."""
+    """Open major hidden dangers in view, earliest deadline first; overdue (deadline before today, not yet
+    verified as rectified) flagged."""
     t = _T[lang]
     open_statuses = tuple(s for s in vocab.DANGER_STATUSES if s != "closed")
     query = ListQuery(bbox=bbox, filters={"level": ("major",), "status": open_statuses},
@@ -444,7 +445,8 @@ def _danger_table(session: Session, layer: Layer, bbox, lang: str) -> str:
     today: date = session.execute(select(func.current_date())).scalar_one()
     rows = []
     for it in items:
-        late = it["deadline"] is not None and date.fromisoformat(it["deadline"]) < today
+        late = (it["deadline"] is not None and date.fromisoformat(it["deadline"]) < today
+                and it["status"] in vocab.DANGER_UNRECTIFIED)
         flag = f'<span class="overdue">{html.escape(t["overdue"])}</span>' if late else ""
         rows.append((it["title"], vocab.DANGER_STATUSES[it["status"]][LANGS.index(lang)], it["found_on"],
                      it["deadline"], flag))

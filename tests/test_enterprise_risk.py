@@ -287,8 +287,10 @@ def test_individual_risk_at_a_nearby_target_counts_and_far_or_removed_ones_do_no
     ([("major", "closed", None)], lambda: 0),
     ([("major", "rectifying", TODAY - timedelta(days=1))],
      lambda: pts("open_dangers", "major") + pts("overdue_dangers", "major")),
-    ([("general", "verified", TODAY - timedelta(days=1))],
+    ([("general", "submitted", TODAY - timedelta(days=1))],
      lambda: pts("open_dangers", "general") + pts("overdue_dangers", "general")),
+    # verified as rectified but not yet closed (销号): still open, no longer overdue
+    ([("general", "verified", TODAY - timedelta(days=1))], lambda: pts("open_dangers", "general")),
     ([("general", "reported", TODAY)], lambda: pts("open_dangers", "general")),  # due today: not overdue
     ([("major", "reported", None)] * 5, lambda: RULES.cap("open_dangers")),  # capped
 ])

@@ -49,7 +49,7 @@ from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import HiddenDanger, HiddenDangerEvidence, HiddenDangerTransition
 from geo.registry import db_errors
-from geo.vocab import DANGER_LEVELS, REGION_LEVELS
+from geo.vocab import DANGER_LEVELS, DANGER_UNRECTIFIED, REGION_LEVELS
 from layers.editing import StaleVersion
 from workflows.errors import IllegalTransition
 
@@ -65,7 +65,7 @@ PEOPLE = ("enterprise", *REGULATORS)
 ROLE_RANK = {"county": 1, "city": 2, "province": 3, "admin": 3}
 LEVEL_RANK = {"county": 1, "city": 2, "province": 3}
 MAJOR_SUPERVISION = ("city", "province")  # a major danger is listed for supervision by the city or the province
-OPEN_STATUSES = ("reported", "accepted", "rectifying", "submitted")  # not yet verified as rectified
+OPEN_STATUSES = DANGER_UNRECTIFIED  # not yet verified as rectified: what "overdue" counts
 MAX_DEADLINE_DAYS = 1826  # a deadline at most five years ahead
 
 
