@@ -201,6 +201,7 @@ class Sensor(_Placed, Base):
     interval_s: Mapped[int] = mapped_column(Integer, server_default="60")
     range_min: Mapped[float | None] = mapped_column(Float)  # measuring range, the sensor's unit (0013)
     range_max: Mapped[float | None] = mapped_column(Float)
+    rate_limit: Mapped[float | None] = mapped_column(Float)  # largest normal rate of change, unit per second (0014)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     geom = _point()
 
