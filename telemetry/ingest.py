@@ -46,6 +46,7 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from telemetry.alarm_scenarios import start_pending
 from telemetry.alarms import AlarmEngine
 from telemetry.health import write_status
 from telemetry.payloads import TOPIC_FILTER, Parsed, Reject, SensorInfo, parse_message
@@ -116,6 +117,7 @@ class IngestWorker:
         self.subscribed = threading.Event()
         self._exit_after = int(os.environ.get("ONEMAP_INGEST_EXIT_AFTER_COMMITS", "0") or 0)  # fault injection
         self.alarms = AlarmEngine(settings)
+        self._scenarios: threading.Thread | None = None
         self.client = self._make_client()
 
     # --- MQTT ------------------------------------------------------------------
@@ -283,6 +285,9 @@ class IngestWorker:
         try:
             conn = self._conn()
             self.alarms.periodic(conn)
+            if self._scenarios is None or not self._scenarios.is_alive():  # plume runs off the ingest thread
+                self._scenarios = threading.Thread(target=self._run_scenarios, name="alarm-scenarios", daemon=True)
+                self._scenarios.start()
         except psycopg.OperationalError as exc:
             log.warning("alarm pass skipped: database unavailable (%s)", str(exc).strip().splitlines()[:1])
             self._drop_conn()
@@ -290,6 +295,14 @@ class IngestWorker:
             log.exception("alarm pass failed")
             with contextlib.suppress(psycopg.Error):
                 self._conn().rollback()
+
+    def _run_scenarios(self) -> None:
+        try:
+            made = start_pending(self.dsn, self.settings)
+            if made:
+                log.info("stored %d alarm scenario(s)", made)
+        except Exception:  # logged; the next pass tries again
+            log.exception("alarm scenarios failed")
 
     def _ack(self, batch: list[Message]) -> None:
         with self._cond:
@@ -356,6 +369,8 @@ class IngestWorker:
                 self._store(batch)
                 self._ack(batch)
         finally:
+            if self._scenarios is not None:
+                self._scenarios.join(30)
             time.sleep(0.1)  # let the last PUBACKs leave
             self.client.disconnect()
             self.client.loop_stop()

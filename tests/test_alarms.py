@@ -379,3 +379,32 @@ def test_kpis_on_a_hand_made_set(aclient, aworld, aowner, adsn):
     assert bad.status_code == 422 and "from" in bad.text
     lv = aclient.get("/alarms/enterprise-levels", headers=aclient.as_["xihu"]).json()
     assert {"enterprise_id": aworld.ids["E3"], "level": "red", "open": 4} in lv["data"]  # none cleared
+
+
+# ---------------------------------------------------------------------------- alarm → release scenario
+
+
+def test_a_toxic_gas_alarm_starts_one_release_scenario(mqtt_broker, aworld, aowner, adsn):
+    sid, code = make_sensor(aowner, "H1", aworld, kind="toxic_gas", unit="ppm", threshold_high=1,
+                            threshold_high_high=10)  # no chemical of its own: the unit's chlorine
+    start = datetime.now(CST).replace(microsecond=0) - timedelta(seconds=20)
+    listen = Notifications(adsn)
+    try:  # the weather feed is down (a closed loopback port): the default weather is used
+        with ThreadWorker(mqtt_broker, adsn, "a-scn", alarm_check_s=0.2, weather_url="http://127.0.0.1:9/"):
+            publish_all(mqtt_broker, _series(code, [0.5, 3, 12], start=start))
+            wait_for(lambda: len(_alarms(adsn, sid)) == 2 and all(a["scenario_id"] for a in _alarms(adsn, sid)),
+                     60, "both alarms' scenarios")
+            wait_for(lambda: any(p.get("t") == "scenarios" and p["k"] == "scenario.created" for _, p in listen.got),
+                     10, "scenario.created on the channel")
+    finally:
+        listen.close()
+    alarms = _alarms(adsn, sid)
+    assert sorted(a["rule"] for a in alarms) == ["high", "high_high"]
+    assert len({a["scenario_id"] for a in alarms}) == 2  # one per alarm
+    with psycopg.connect(adsn) as conn:
+        title, chem, created_by, result, params = conn.execute(
+            "SELECT title, chemical, created_by, result, params FROM scenarios WHERE id = %s",
+            (alarms[0]["scenario_id"],)).fetchone()
+    assert chem == "chlorine" and created_by == "system:alarm" and f"#{alarms[0]['id']}" in title
+    assert result["features"] and params["weather"]["stability"] == "D" and params["weather"]["wind_speed_m_s"] == 3
+    assert "25 mm hole" in alarms[0]["scenario_note"] and "weather default" in alarms[0]["scenario_note"]

@@ -36,7 +36,8 @@ that returned to normal stays raised until someone acknowledges it; the
 worker then clears it). ``reason`` (process | sensor_fault | maintenance |
 false_alarm) is given when handled. ``escalation_level`` enterprise → county
 → city when not acknowledged in time. ``scenario_id``: the release scenario
-started by a toxic-gas alarm. At most one open (not cleared) alarm per
+started by a toxic-gas alarm (``scenario_note``: the assumptions, or why
+none could be run). At most one open (not cleared) alarm per
 (sensor, rule): a partial unique index.
 
 ``alarm_transitions`` — the history, append-only (like
@@ -114,6 +115,7 @@ CREATE TABLE alarms (
   escalation_level text NOT NULL DEFAULT 'enterprise' CHECK (escalation_level IN {_in(ESCALATION)}),
   escalated_at timestamptz,
   scenario_id bigint REFERENCES scenarios (id),
+  scenario_note text CHECK (length(scenario_note) <= 500),
   is_public boolean NOT NULL DEFAULT false CHECK (NOT is_public),
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
