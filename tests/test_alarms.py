@@ -408,3 +408,33 @@ def test_a_toxic_gas_alarm_starts_one_release_scenario(mqtt_broker, aworld, aown
     assert chem == "chlorine" and created_by == "system:alarm" and f"#{alarms[0]['id']}" in title
     assert result["features"] and params["weather"]["stability"] == "D" and params["weather"]["wind_speed_m_s"] == 3
     assert "25 mm hole" in alarms[0]["scenario_note"] and "weather default" in alarms[0]["scenario_note"]
+
+
+# ---------------------------------------------------------------------------- the map layer
+
+
+def test_the_alarm_layer_shows_open_alarms_where_they_are(aclient, aworld, aowner, adsn):
+    import mapbox_vector_tile
+
+    from tests.test_tiles_api import tile_of
+
+    sid, _ = make_sensor(aowner, "H1", aworld)
+    aid = _raise(adsn, sid, rule="high_high", level="red", value=99)
+    with psycopg.connect(adsn) as conn:
+        lon, lat = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM alarms WHERE id = %s", (aid,)).fetchone()
+    z, x, y = tile_of(lon, lat, 14)
+
+    def feats(who: str) -> dict:
+        r = aclient.get(f"/tiles/alarms/{z}/{x}/{y}.mvt", headers=aclient.as_[who])
+        assert r.status_code == 200, r.text
+        layer = mapbox_vector_tile.decode(r.content).get("alarms", {"features": []})
+        return {f["id"]: f["properties"] for f in layer["features"]}
+
+    assert feats("zhenhai")[aid]["level"] == "red" and feats("zhenhai")[aid]["state"] == "raised"
+    assert aid not in feats("xihu") and aid not in feats("public")
+    layers = {layer["name"]: layer for layer in aclient.get("/layers").json()["data"]}
+    assert [e["value"] for e in layers["alarms"]["legend"]] == ["red", "orange", "yellow", "blue", None]
+    assert layers["alarms"]["title"]["zh"] == "实时报警"
+    with psycopg.connect(adsn) as conn:  # cleared alarms leave the map
+        conn.execute("UPDATE alarms SET state = 'cleared', cleared_at = now() WHERE id = %s", (aid,))
+    assert aid not in feats("zhenhai")
