@@ -78,7 +78,15 @@ class Move(BaseModel):
 
 
 def parse_request(payload: Any) -> Move:
-    """Validate a move; :class:`InvalidInput` names the field."""
+    """Validate a move; :class:`InvalidInput` names the field.
+
+    >>> parse_request({"to": "handled", "reason": "false_alarm"}).reason
+    'false_alarm'
+    >>> parse_request({"to": "handled"})
+    Traceback (most recent call last):
+    ...
+    geo.errors.InvalidInput: reason: required when moving to handled: one of process, sensor_fault, maintenance, false_alarm
+    """
     if not isinstance(payload, dict):
         raise InvalidInput("body", 'must be a JSON object such as {"to": "acknowledged"}')
     if "to" not in payload:
@@ -98,7 +106,11 @@ def parse_request(payload: Any) -> Move:
 
 
 def allowed_targets(state: str) -> list[str]:
-    """The moves that may follow ``state``."""
+    """The moves that may follow ``state``.
+
+    >>> allowed_targets("raised"), allowed_targets("handled"), allowed_targets("cleared")
+    (['acknowledged', 'handled'], ['cleared'], [])
+    """
     return [t for t, r in RULES.items() if state in r.from_states]
 
 
