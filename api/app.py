@@ -14,6 +14,7 @@ from api.errors import install_error_handlers
 from api.middleware import RequestGuard
 from api.routes import (
     accident_reports,
+    alarms,
     auth,
     credit,
     enterprise_risk,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.include_router(hidden_danger_workflow.router)
     app.include_router(inspections.router)
     app.include_router(accident_reports.router)
+    app.include_router(alarms.router)
     app.include_router(credit.router)
     app.include_router(telemetry.router)
     app.include_router(features.router)

@@ -63,11 +63,13 @@ ENTITIES: Mapping[str, str] = MappingProxyType({
     "credit_events": "credit_event", "credit_scores": "credit_score", "blacklist_entries": "blacklist_entry",
     # migration 0010: accident quick reports
     "accident_reports": "accident_report",
+    # migration 0014: telemetry alarms
+    "alarms": "alarm",
 })
 # tables whose rows belong to an enterprise (onemap_visible gets a non-NULL enterprise)
 _ENTERPRISE_LINKED = frozenset({"enterprises", "hazard_units", "hazard_unit_inventory", "hidden_dangers",
                                 "sensors", "inspection_tasks", "inspection_findings", "credit_events",
-                                "credit_scores", "blacklist_entries", "accident_reports"})
+                                "credit_scores", "blacklist_entries", "accident_reports", "alarms"})
 # enterprise-linked rows an enterprise user sees only once public (an unannounced inspection's task, 0011)
 _ENTERPRISE_ONCE_PUBLIC = frozenset({"inspection_tasks"})
 _SOFT_DELETED = frozenset({"enterprises", "hazard_units", "hidden_dangers", "protection_targets",
@@ -77,7 +79,9 @@ _SOFT_DELETED = frozenset({"enterprises", "hazard_units", "hidden_dangers", "pro
 
 def _kinds() -> frozenset[str]:
     kinds = {RESYNC, "hidden_danger.status_changed", "enterprise.risk_colour_changed",
-             "accident_report.status_changed", "accident_report.closed"}
+             "accident_report.status_changed", "accident_report.closed",
+             # migration 0014: an alarm's insert is alarm.raised, its moves are named after the new state
+             "alarm.raised", "alarm.acknowledged", "alarm.handled", "alarm.cleared", "alarm.escalated"}
     for table, entity in ENTITIES.items():
         kinds.update(f"{entity}.{verb}" for verb in ("created", "updated", "bulk"))
         if table in _SOFT_DELETED:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base", "Region", "RegionPart", "Enterprise", "HazardUnit", "InventoryRow", "HiddenDanger",
     "ProtectionTarget", "RescueTeam", "SupplyDepot", "DepotStock", "Sensor", "User", "Scenario", "AuditLog",
-    "PLACED_MODELS",
+    "PLACED_MODELS", "Alarm",
 ]
 
 
@@ -201,6 +201,7 @@ class Sensor(_Placed, Base):
     interval_s: Mapped[int] = mapped_column(Integer, server_default="60")
     range_min: Mapped[float | None] = mapped_column(Float)  # measuring range, the sensor's unit (0013)
     range_max: Mapped[float | None] = mapped_column(Float)
+    rate_limit: Mapped[float | None] = mapped_column(Float)  # largest normal rate of change, unit per second (0014)
     status: Mapped[str] = mapped_column(Text, server_default="active")
     geom = _point()
 
@@ -626,3 +627,38 @@ class CreditMapRow(Base):
 
 
 __all__ += ["CreditEvent", "CreditScore", "BlacklistEntry", "CreditMapRow"]
+
+
+class Alarm(Base):
+    """A telemetry alarm (migration 0014); raised by the ingest worker, moved by workflows/alarms.py."""
+
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sensors.id"))
+    hazard_unit_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("hazard_units.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("enterprises.id"))
+    adcode: Mapped[str] = mapped_column(Text)
+    geom = _point()
+    kind: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, server_default="raised")
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    value: Mapped[float | None] = mapped_column(Float)  # the sensor's unit (offline: seconds since the last reading)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    peak_value: Mapped[float | None] = mapped_column(Float)
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalation_level: Mapped[str] = mapped_column(Text, server_default="enterprise")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scenario_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("scenarios.id"))
+    scenario_note: Mapped[str | None] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")

@@ -160,3 +160,26 @@ __all__ += ["CREDIT_GRADES"]
 DANGER_UNRECTIFIED = ("reported", "accepted", "rectifying", "submitted")
 
 __all__ += ["DANGER_UNRECTIFIED"]
+
+#: Telemetry alarms (报警, migration 0014): the four-colour warning level, worst first, and the rest.
+ALARM_LEVELS = {
+    "red": ("红色预警", "red"), "orange": ("橙色预警", "orange"), "yellow": ("黄色预警", "yellow"),
+    "blue": ("蓝色预警", "blue"),
+}
+ALARM_RULES = {
+    "high_high": ("高高报", "high-high"), "high": ("高报", "high"), "low": ("低报", "low"),
+    "rate": ("变化率超限", "rate of change"), "flatline": ("数据僵值", "flatline (stuck value)"),
+    "out_of_range": ("超出量程", "out of range"), "offline": ("离线", "offline"),
+}
+ALARM_STATES = {
+    "raised": ("未确认", "raised"), "acknowledged": ("已确认", "acknowledged"), "handled": ("已处置", "handled"),
+    "cleared": ("已消除", "cleared"),
+}
+ALARM_KINDS = {"process": ("工艺报警", "process"), "health": ("设备状态报警", "sensor health")}
+ALARM_REASONS = {
+    "process": ("真实工艺偏差", "real process deviation"), "sensor_fault": ("传感器故障", "sensor fault"),
+    "maintenance": ("检修维护", "maintenance"), "false_alarm": ("误报", "false alarm"),
+}
+ESCALATION_LEVELS = {"enterprise": ("企业", "enterprise"), "county": ("区县", "county"), "city": ("市", "city")}
+
+__all__ += ["ALARM_LEVELS", "ALARM_RULES", "ALARM_STATES", "ALARM_KINDS", "ALARM_REASONS", "ESCALATION_LEVELS"]

@@ -21,6 +21,7 @@ from geo import vocab
 from geo.errors import NotFound
 from geo.models import (
     AccidentReport,
+    Alarm,
     CreditMapRow,
     Enterprise,
     HazardUnit,
@@ -458,9 +459,47 @@ CREDIT_GRADES = Layer(
 )
 
 
+_AL = Alarm
+# Open telemetry alarms (报警) by their four-colour warning level; unacknowledged ones get a thick white ring
+ALARM_COLOURS = {"red": "#e02020", "orange": "#fa8c16", "yellow": "#fadb14", "blue": "#1677ff"}
+
+ALARMS = Layer(
+    name="alarms", zh="实时报警", en="Live alarms", model=_AL, geometry="Point",
+    fields=(
+        _f(_AL, "sensor_id", "integer", "传感器", "sensor", filterable=True),
+        _f(_AL, "enterprise_id", "integer", "企业", "enterprise", filterable=True),
+        _f(_AL, "hazard_unit_id", "integer", "危险源", "hazard unit"),
+        _f(_AL, "level", "string", "预警等级", "warning level", choices=vocab.ALARM_LEVELS, filterable=True,
+           sortable=True),
+        _f(_AL, "rule", "string", "报警类型", "rule", choices=vocab.ALARM_RULES, filterable=True),
+        _f(_AL, "kind", "string", "类别", "kind", choices=vocab.ALARM_KINDS, filterable=True),
+        _f(_AL, "state", "string", "状态", "state", choices=vocab.ALARM_STATES, filterable=True),
+        _f(_AL, "value", "number", "报警值", "value at raise"),
+        _f(_AL, "peak_value", "number", "峰值", "peak value"),
+        _f(_AL, "threshold", "number", "阈值", "threshold"),
+        _f(_AL, "raised_at", "string", "报警时间", "raised at", sortable=True, fmt="date-time"),
+        _f(_AL, "escalation_level", "string", "升级至", "escalated to", choices=vocab.ESCALATION_LEVELS,
+           filterable=True),
+        _f(_AL, "scenario_id", "integer", "事故推演", "release scenario"),
+        *_stamps(_AL),
+    ),
+    # map-only (no path): the alarms' own routes are /alarms (api/routes/alarms.py); open alarms only
+    base_filter=_AL.state != "cleared", minzoom=0, severity=("level", tuple(ALARM_COLOURS)),
+    temporal=_AL.raised_at,
+    style={"type": "circle", "paint": {
+        "circle-color": _match("level", ALARM_COLOURS, "#8c8c8c"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 5, 14, 11],
+        "circle-stroke-color": "#ffffff",
+        "circle-stroke-width": ["case", ["==", ["get", "state"], "raised"], 3, 1]}},
+    legend=_legend(vocab.ALARM_LEVELS, ALARM_COLOURS) + (
+        {"value": None, "zh": "未确认（白色粗描边）", "en": "not yet acknowledged (thick white ring)",
+         "color": "#ffffff"},),
+)
+
+
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     ENTERPRISES, HAZARD_UNITS, HIDDEN_DANGERS, PROTECTION_TARGETS, RESCUE_TEAMS, SUPPLY_DEPOTS,
-    ACCIDENT_REPORTS, INSPECTION_TASKS, CREDIT_GRADES,
+    ACCIDENT_REPORTS, INSPECTION_TASKS, CREDIT_GRADES, ALARMS,
     _region_layer("province", 0, 22, 2.5), _region_layer("city", 4, 22, 1.5), _region_layer("county", 6, 22, 0.8),
     _risk_layer(5, 0, 7), _risk_layer(7, 8, 10), _risk_layer(9, 11, 22),
 )}

@@ -563,8 +563,8 @@ def _worst_target(ids):
 def _alarm_counts(conn, ids) -> tuple[dict[int, int] | None, str | None]:
     """Active alarms per enterprise from a table ``alarms``, when it exists (else None and why).
 
-    Not created by OneMap yet (telemetry will add it). Read when present: rows
-    with ``status = 'active'`` count for ``enterprise_id`` when the table has
+    Migration 0014 creates it: open alarms (``state <> 'cleared'``) count;
+    a table of another shape is read when present: rows with ``status = 'active'`` count for ``enterprise_id`` when the table has
     that column, else for the enterprise of ``sensor_id`` → sensor's hazard
     unit → its enterprise (both when both exist: the direct one first).
     """
@@ -575,9 +575,9 @@ def _alarm_counts(conn, ids) -> tuple[dict[int, int] | None, str | None]:
     cols = set(conn.execute(select(att.c.attname).where(
         att.c.attrelid == func.to_regclass(literal("alarms")), att.c.attnum > 0,
         att.c.attisdropped.is_(False))).scalars())
-    if "status" not in cols or not cols & {"enterprise_id", "sensor_id"}:
+    if not cols & {"status", "state"} or not cols & {"enterprise_id", "sensor_id"}:
         return None, "no telemetry (table alarms lacks status and enterprise_id or sensor_id)"
-    alarms = table("alarms", *(column(c) for c in cols & {"status", "enterprise_id", "sensor_id"}))
+    alarms = table("alarms", *(column(c) for c in cols & {"status", "state", "enterprise_id", "sensor_id"}))
     source = alarms
     owners = []
     if "enterprise_id" in cols:
@@ -588,7 +588,9 @@ def _alarm_counts(conn, ids) -> tuple[dict[int, int] | None, str | None]:
             units, units.c.id == sensors.c.hazard_unit_id)
         owners.append(units.c.enterprise_id)
     owner = (func.coalesce(*owners) if len(owners) > 1 else owners[0]).label("enterprise_id")
-    q = select(owner, func.count()).select_from(source).where(alarms.c.status == "active").group_by(owner)
+    # migration 0014's table: open = not cleared; an older shape: status 'active'
+    active = alarms.c.state != "cleared" if "state" in cols else alarms.c.status == "active"
+    q = select(owner, func.count()).select_from(source).where(active).group_by(owner)
     rows = conn.execute(q).all()
     wanted = None if ids is None else set(ids)
     return {int(e): int(n) for e, n in rows if e is not None and (wanted is None or e in wanted)}, None

@@ -163,7 +163,7 @@ def gather_facts(conn: Connection, *, res: int = 9,
     if conn.execute(text("SELECT to_regclass('alarms') IS NOT NULL")).scalar():
         queries["active_alarms"] = (  # telemetry's alarms, located by their sensor
             "SELECT ST_X(s.geom), ST_Y(s.geom) FROM alarms a JOIN sensors s ON s.id = a.sensor_id "
-            "WHERE a.status = 'active'")
+            "WHERE a.state <> 'cleared'")  # open alarms (migration 0014)
     for kind, sql in queries.items():
         geom = "s.geom" if kind == "active_alarms" else "geom"
         rows = conn.execute(text(f"{sql} {_bbox_clause(bbox, geom)}"), p).all()

@@ -20,6 +20,11 @@
   row. A batch the database refuses for another reason is retried message by
   message; a message that still fails becomes a reject naming the error.
 * Daily partitions are made ahead at start and every hour.
+* Alarms (:mod:`telemetry.alarms`): evaluated for every batch inside its
+  transaction (an alarm commits with the reading that raised it); every
+  ``ONEMAP_ALARM_CHECK_S`` seconds a periodic pass looks for offline sensors,
+  escalates unacknowledged alarms and starts the release scenario of a
+  toxic-gas alarm (:mod:`telemetry.alarm_scenarios`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from telemetry.alarm_scenarios import start_pending
+from telemetry.alarms import AlarmEngine
 from telemetry.health import write_status
 from telemetry.payloads import TOPIC_FILTER, Parsed, Reject, SensorInfo, parse_message
 from telemetry.service import resolve
@@ -109,6 +116,8 @@ class IngestWorker:
         self._reported = 0
         self.subscribed = threading.Event()
         self._exit_after = int(os.environ.get("ONEMAP_INGEST_EXIT_AFTER_COMMITS", "0") or 0)  # fault injection
+        self.alarms = AlarmEngine(settings)
+        self._scenarios: threading.Thread | None = None
         self.client = self._make_client()
 
     # --- MQTT ------------------------------------------------------------------
@@ -217,7 +226,9 @@ class IngestWorker:
         codes |= {r.sensor_code for p, _ in parsed for r in p.rejects if r.sensor_code}
         resolved = resolve(parsed, self._sensors_for(conn, codes))
         summary = write_batch(conn, resolved.rows, resolved.rejects, source="mqtt", received_at=datetime.now(UTC))
+        self.alarms.apply(conn, resolved.rows, resolved.rejects)
         conn.commit()
+        self.alarms.committed()
         if self._exit_after and self.counters.batches + 1 >= self._exit_after:
             log.warning("ONEMAP_INGEST_EXIT_AFTER_COMMITS: exiting between commit and acknowledgement")
             os._exit(3)
@@ -268,6 +279,30 @@ class IngestWorker:
                 write_batch(conn, [], [(rj, None)], source="mqtt", received_at=datetime.now(UTC))
                 conn.commit()
                 self.counters.rejected += 1
+
+    def _periodic(self) -> None:
+        """The alarms' periodic pass; a failure is logged and retried at the next one."""
+        try:
+            conn = self._conn()
+            self.alarms.periodic(conn)
+            if self._scenarios is None or not self._scenarios.is_alive():  # plume runs off the ingest thread
+                self._scenarios = threading.Thread(target=self._run_scenarios, name="alarm-scenarios", daemon=True)
+                self._scenarios.start()
+        except psycopg.OperationalError as exc:
+            log.warning("alarm pass skipped: database unavailable (%s)", str(exc).strip().splitlines()[:1])
+            self._drop_conn()
+        except psycopg.Error:
+            log.exception("alarm pass failed")
+            with contextlib.suppress(psycopg.Error):
+                self._conn().rollback()
+
+    def _run_scenarios(self) -> None:
+        try:
+            made = start_pending(self.dsn, self.settings)
+            if made:
+                log.info("stored %d alarm scenario(s)", made)
+        except Exception:  # logged; the next pass tries again
+            log.exception("alarm scenarios failed")
 
     def _ack(self, batch: list[Message]) -> None:
         with self._cond:
@@ -326,12 +361,16 @@ class IngestWorker:
                     if self.progress and self.counters.committed - self._reported >= self.progress_every:
                         self._reported = self.counters.committed
                         self.progress(self.counters, len(self._pending))
+                if self.alarms.due():
+                    self._periodic()
                 self._write_status()
             # drain what has arrived, so a clean stop leaves nothing unacknowledged in hand
             while batch := self._take_batch(stop):
                 self._store(batch)
                 self._ack(batch)
         finally:
+            if self._scenarios is not None:
+                self._scenarios.join(30)
             time.sleep(0.1)  # let the last PUBACKs leave
             self.client.disconnect()
             self.client.loop_stop()

@@ -25,6 +25,19 @@ Variables
 ``ONEMAP_INGEST_BATCH_MS`` (default 200), ``ONEMAP_INGEST_INFLIGHT`` (default 5000 unacknowledged messages),
 ``ONEMAP_INGEST_SESSION_EXPIRY_S`` (default 86,400),
 ``ONEMAP_INGEST_MAX_FUTURE_S`` (default 300: a reading stamped later than this after its arrival is refused).
+``ONEMAP_ALARM_FLATLINE_N`` (default 60)
+    Identical values in a row that make a flatline (stuck transmitter) alarm.
+``ONEMAP_ALARM_OFFLINE_FACTOR`` (default 3)
+    A sensor is offline when its newest reading is older than ``interval_s`` × this.
+``ONEMAP_ALARM_CHECK_S`` (default 10)
+    Seconds between the worker's periodic alarm passes (offline, escalation,
+    clearing of acknowledged alarms that returned to normal, alarm → scenario).
+``ONEMAP_ALARM_ESCALATE_RED_S`` (300), ``_ORANGE_S`` (900), ``_YELLOW_S`` (1800), ``_BLUE_S`` (3600)
+    An alarm not acknowledged this many seconds after it was raised goes up
+    from the enterprise to the county; after twice as long to the city.
+``ONEMAP_WEATHER_URL`` (optional), ``ONEMAP_WEATHER_DEFAULT`` (default ``D,3,45``)
+    The weather of an automatic release scenario: a JSON station feed, else the
+    default "stability class, wind speed m/s, direction the wind blows from °".
 """
 
 from __future__ import annotations
@@ -57,6 +70,20 @@ class TelemetrySettings(BaseSettings):
     ingest_inflight: int = Field(default=5000, ge=1, le=65_535)
     ingest_session_expiry_s: int = Field(default=86_400, ge=60, le=2**32 - 1)
     ingest_max_future_s: int = Field(default=300, ge=0, le=86_400)
+    alarm_flatline_n: int = Field(default=60, ge=2, le=100_000)
+    alarm_offline_factor: float = Field(default=3.0, ge=1.0, le=1000.0)
+    alarm_check_s: float = Field(default=10.0, ge=0.1, le=3600.0)
+    alarm_escalate_red_s: float = Field(default=300.0, gt=0, le=86_400 * 7)
+    alarm_escalate_orange_s: float = Field(default=900.0, gt=0, le=86_400 * 7)
+    alarm_escalate_yellow_s: float = Field(default=1800.0, gt=0, le=86_400 * 7)
+    alarm_escalate_blue_s: float = Field(default=3600.0, gt=0, le=86_400 * 7)
+    weather_url: str | None = None
+    weather_default: str = Field(default="D,3,45", pattern=r"^[A-F],[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?$")
+
+    def escalate_after_s(self) -> dict[str, float]:
+        """Seconds without acknowledgement before an alarm of each level goes to the county (×2: the city)."""
+        return {"red": self.alarm_escalate_red_s, "orange": self.alarm_escalate_orange_s,
+                "yellow": self.alarm_escalate_yellow_s, "blue": self.alarm_escalate_blue_s}
 
     @field_validator("mqtt_url")
     @classmethod

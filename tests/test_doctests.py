@@ -7,7 +7,8 @@ import pytest
 
 MODULES = ["geo.crs", "geo.bodies", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards",
            "layers.glyphs", "workflows.hidden_dangers", "workflows.evidence", "workflows.random_draw",
-           "workflows.credit_rules", "workflows.accident_reports", "telemetry.payloads", "telemetry.health"]
+           "workflows.credit_rules", "workflows.accident_reports", "telemetry.payloads", "telemetry.health",
+           "telemetry.alarm_rules", "workflows.alarms"]
 
 
 @pytest.mark.parametrize("name", MODULES)

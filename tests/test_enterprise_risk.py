@@ -327,8 +327,15 @@ def test_the_latest_credit_rating_counts(rc):
     assert score(rc, e2)[2] == pts("credit", "C")
 
 
+def test_no_open_alarm_scores_0(rc):
+    e = ent(rc)
+    f = factor(rc, e, "active_alarms")
+    assert f["points"] == 0 and "no active alarm" in f["detail_en"]
+
+
 def test_alarms_without_a_table_score_0_with_no_telemetry(rc):
     e = ent(rc)
+    rc.execute(text("CREATE TEMP TABLE alarms (id serial) ON COMMIT DROP"))  # hides the real one: no usable columns
     f = factor(rc, e, "active_alarms")
     assert f["points"] == 0 and "no telemetry" in f["detail_en"]
 

@@ -12,6 +12,7 @@ const maplibregl = window.maplibregl;
 const CJK_FONT = "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif";
 
 export const THEMATIC_GROUPS = [
+  { name: "alarms", layers: ["alarms"] },
   { name: "accident_reports", layers: ["accident_reports"] },
   { name: "enterprises", layers: ["enterprises"] },
   { name: "hazard_units", layers: ["hazard_units"] },
@@ -126,6 +127,7 @@ export function fieldValue(layer, field, value) {
 }
 
 const POPUP_FIELDS = {
+  alarms: ["level", "rule", "state", "value", "peak_value", "threshold", "raised_at", "escalation_level"],
   accident_reports: ["accident_type", "accident_class", "status", "occurred_at", "deaths", "serious_injuries", "missing", "chemical"],
   enterprises: ["uscc", "industry", "scale", "status", "risk_colour", "risk_score", "address"],
   hazard_units: ["kind", "grade", "is_major", "s", "r", "exposed_people_500m"],

@@ -28,7 +28,7 @@ const STALE_AFTER_MS = 10_000;
 const TICKER_MAX = 30;
 const FADE_MS = 250;
 // what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams
-const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "accident_reports"];
+const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "accident_reports", "alarms"];
 
 // new alarms / incidents (counted on the KPI tile) and the kinds that end them
 const RAISING = /^(alarm\.raised|incident\.created|accident_report\.created)$/;
