@@ -30,7 +30,8 @@ DERIVED = ["risk_queue", "hazard_assessment_queue", "hazard_assessments", "risk_
            "hidden_danger_transitions", "accident_report_updates", "accident_reports", "credit_scores",
            "blacklist_entries", "credit_events", "inspection_transitions", "inspection_findings", "inspection_tasks",
            "inspection_draws", "inspector_conflicts", "inspectors",
-           "reading_rejects", "sensor_latest", "readings"]  # telemetry of the demo sensors goes with them
+           "alarm_transitions", "alarms", "reading_rejects", "sensor_latest", "readings"]  # telemetry of the demo
+# sensors (their alarms, readings, latest values and rejects) goes with them
 _SOURCE_TABLES = ["enterprises", "hazard_units", "hidden_dangers", "protection_targets",
                   "rescue_teams", "supply_depots", "sensors", "accident_reports"]
 

@@ -662,3 +662,33 @@ class Alarm(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default="now()")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class SensorMapRow(Base):
+    """A read-only view (``sensor_map``, migration 0015): current sensors with their newest reading and the
+    worst open alarm's level as ``status``. ``security_invoker``: the caller's row-level security applies."""
+
+    __tablename__ = "sensor_map"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text)
+    chemical: Mapped[str | None] = mapped_column(Text)
+    hazard_unit_id: Mapped[int | None] = mapped_column(BigInteger)
+    enterprise_id: Mapped[int | None] = mapped_column(BigInteger)
+    threshold_low: Mapped[float | None] = mapped_column(Float)
+    threshold_high: Mapped[float | None] = mapped_column(Float)
+    threshold_high_high: Mapped[float | None] = mapped_column(Float)
+    interval_s: Mapped[int] = mapped_column(Integer)
+    latest_value: Mapped[float | None] = mapped_column(Float)  # the sensor's unit
+    latest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text)
+    open_alarms: Mapped[int] = mapped_column(Integer)
+    adcode: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    is_public: Mapped[bool] = mapped_column(Boolean)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+
+
+__all__ += ["SensorMapRow"]

@@ -183,3 +183,13 @@ ALARM_REASONS = {
 ESCALATION_LEVELS = {"enterprise": ("企业", "enterprise"), "county": ("区县", "county"), "city": ("市", "city")}
 
 __all__ += ["ALARM_LEVELS", "ALARM_RULES", "ALARM_STATES", "ALARM_KINDS", "ALARM_REASONS", "ESCALATION_LEVELS"]
+
+#: What a sensor's dot on the map means (the view ``sensor_map``, migration 0015): the worst open alarm's
+#: four-colour level, else reporting normally, else never reported.
+SENSOR_STATUSES = {
+    "red": ("红色预警", "red alarm"), "orange": ("橙色预警", "orange alarm"), "yellow": ("黄色预警", "yellow alarm"),
+    "blue": ("蓝色预警（设备状态）", "blue alarm (sensor health)"), "normal": ("正常", "normal"),
+    "no_data": ("无数据", "no data yet"),
+}
+
+__all__ += ["SENSOR_STATUSES"]

@@ -31,6 +31,7 @@ from geo.models import (
     Region,
     RescueTeam,
     RiskCell,
+    SensorMapRow,
     SupplyDepot,
 )
 
@@ -497,9 +498,41 @@ ALARMS = Layer(
 )
 
 
+_SM = SensorMapRow
+# Sensors (监测点) by status: the worst open alarm's colour, green while reporting normally, grey without data
+SENSOR_COLOURS = {**ALARM_COLOURS, "normal": "#52c41a", "no_data": "#bfbfbf"}
+
+SENSORS = Layer(
+    name="sensors", zh="在线监测点", en="Monitoring sensors", model=_SM, geometry="Point",
+    fields=(
+        _f(_SM, "code", "string", "编号", "code", sortable=True),
+        _f(_SM, "kind", "string", "监测类型", "kind", choices=vocab.SENSOR_KINDS, filterable=True),
+        _f(_SM, "status", "string", "状态", "status", choices=vocab.SENSOR_STATUSES, filterable=True),
+        _f(_SM, "latest_value", "number", "最新值", "latest value"),
+        _f(_SM, "unit", "string", "单位", "unit"),
+        _f(_SM, "latest_at", "string", "最新时间", "latest reading at", fmt="date-time"),
+        _f(_SM, "chemical", "string", "介质", "chemical"),
+        _f(_SM, "threshold_high", "number", "高报阈值", "high threshold"),
+        _f(_SM, "threshold_high_high", "number", "高高报阈值", "high-high threshold"),
+        _f(_SM, "threshold_low", "number", "低报阈值", "low threshold"),
+        _f(_SM, "open_alarms", "integer", "未消除报警", "open alarms"),
+        _f(_SM, "hazard_unit_id", "integer", "危险源", "hazard unit", filterable=True),
+        _f(_SM, "enterprise_id", "integer", "企业", "enterprise", filterable=True),
+        *_stamps(_SM),
+    ),
+    # map-only (no path): readings through /sensors/{id}/latest and /sensors/{id}/readings; a view (migration 0015)
+    search=(_SM.code,), minzoom=8, thin_below=11, severity=("status", tuple(SENSOR_COLOURS)),
+    version_tables=("sensors", "sensor_latest", "alarms"),
+    style={"type": "circle", "paint": {
+        "circle-color": _match("status", SENSOR_COLOURS, "#8c8c8c"),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 8, 2, 14, 5],
+        "circle-stroke-color": "#262626", "circle-stroke-width": 0.5}},
+    legend=_legend(vocab.SENSOR_STATUSES, SENSOR_COLOURS),
+)
+
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     ENTERPRISES, HAZARD_UNITS, HIDDEN_DANGERS, PROTECTION_TARGETS, RESCUE_TEAMS, SUPPLY_DEPOTS,
-    ACCIDENT_REPORTS, INSPECTION_TASKS, CREDIT_GRADES, ALARMS,
+    ACCIDENT_REPORTS, INSPECTION_TASKS, CREDIT_GRADES, SENSORS, ALARMS,
     _region_layer("province", 0, 22, 2.5), _region_layer("city", 4, 22, 1.5), _region_layer("county", 6, 22, 0.8),
     _risk_layer(5, 0, 7), _risk_layer(7, 8, 10), _risk_layer(9, 11, 22),
 )}

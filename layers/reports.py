@@ -364,9 +364,10 @@ def _draw(fmap, layer: Layer, features: list[dict[str, Any]], lang: str, *, name
          "properties": {"label": html.escape(_label(layer, f["properties"], lang)),
                         "c": colour(f["properties"])}}
         for i, f in enumerate(reversed(features)) if f.get("geometry")]}  # most severe drawn last, on top
+    # folium refuses a tooltip field that no feature has: an empty layer (no alarm open) gets none
+    tooltip = folium.GeoJsonTooltip(fields=["label"], labels=False) if data["features"] else None
     folium.GeoJson(data, name=html.escape(name or getattr(layer, lang)), style_function=_style(layer),
-                   marker=folium.CircleMarker(radius=5),
-                   tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False)).add_to(fmap)
+                   marker=folium.CircleMarker(radius=5), tooltip=tooltip).add_to(fmap)
 
 
 def _simplify_tolerance(bbox: tuple[float, float, float, float]) -> float:

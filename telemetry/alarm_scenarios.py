@@ -6,6 +6,8 @@ a plume run takes a fraction of a second to seconds). Picked up: open
 raised in the last hour, with neither ``scenario_id`` nor ``scenario_note``
 — so each alarm gets at most one scenario, and an alarm whose scenario
 cannot be run says why once (``scenario_note``) instead of retrying forever.
+One excursion, one scenario: a sensor's high and high-high alarms share the
+scenario of the worse one (the duty officer sees one set of zones, not two).
 
 Assumptions (documented in docs/TELEMETRY.md):
 
@@ -50,12 +52,20 @@ __all__ = ["HOLE_DIAMETER_MM", "weather", "start_pending", "ACTOR"]
 log = logging.getLogger("onemap.telemetry.alarm_scenarios")
 HOLE_DIAMETER_MM = 25.0
 ACTOR = "system:alarm"
-_PENDING = """SELECT a.id, a.hazard_unit_id, s.chemical, ST_X(a.geom), ST_Y(a.geom) FROM alarms a
+_PENDING = """SELECT DISTINCT ON (a.sensor_id) a.id, a.hazard_unit_id, s.chemical, ST_X(a.geom), ST_Y(a.geom),
+  a.sensor_id FROM alarms a
 JOIN sensors s ON s.id = a.sensor_id
 WHERE s.kind = 'toxic_gas' AND a.rule IN ('high', 'high_high') AND a.hazard_unit_id IS NOT NULL
   AND a.scenario_id IS NULL AND a.scenario_note IS NULL AND a.state <> 'cleared'
   AND a.created_at > now() - interval '1 hour'
-ORDER BY a.id LIMIT 20"""
+ORDER BY a.sensor_id, a.rule = 'high_high' DESC, a.id LIMIT 20"""
+# an excursion is one scenario: a sensor's other open high/high-high alarm shares the one already run
+_SHARE = """UPDATE alarms a SET scenario_id = b.scenario_id,
+  scenario_note = left('same excursion as alarm #' || b.id || ': ' || coalesce(b.scenario_note, ''), 500)
+FROM alarms b
+WHERE a.sensor_id = b.sensor_id AND a.id <> b.id AND a.rule IN ('high', 'high_high')
+  AND a.scenario_id IS NULL AND a.scenario_note IS NULL AND a.state <> 'cleared'
+  AND b.scenario_id IS NOT NULL AND b.state <> 'cleared'"""
 
 
 def _default_weather(settings: TelemetrySettings) -> dict[str, Any]:
@@ -106,7 +116,7 @@ def _one(session: Session, settings: TelemetrySettings, alarm_id: int, unit_id: 
     scenario = plume.Scenario.model_validate({
         "source_lon": lon, "source_lat": lat, "chemical": chem, "release": hole["release"],
         "weather": {k: w[k] for k in ("wind_speed_m_s", "wind_from_deg", "stability", "terrain")}})
-    title = f"报警 #{alarm_id} 自动推演 alarm #{alarm_id}: {chem}"[:200]
+    title = f"报警 #{alarm_id} 自动推演：{pre['unit']['name']}"[:200]  # the wall adds the chemical
     out = run_and_save(session, scenario=scenario, actor=ACTOR, title=title)
     note = (f"{chem}; {HOLE_DIAMETER_MM:g} mm hole, {hole['release']['rate_g_s']:.0f} g/s for "
             f"{hole['release']['duration_s']:.0f} s; weather {w['source']}: {w['stability']}, "
@@ -115,15 +125,22 @@ def _one(session: Session, settings: TelemetrySettings, alarm_id: int, unit_id: 
 
 
 def start_pending(dsn: str, settings: TelemetrySettings) -> int:
-    """Run and store the scenarios of the toxic-gas alarms waiting for one; how many were stored."""
+    """Run and store the scenarios of the toxic-gas alarms waiting for one; how many were stored.
+
+    One scenario per excursion of a sensor: when a reading crosses both the
+    high and the high-high threshold, the high-high alarm's scenario is run and
+    the high alarm links to it (``scenario_note`` says so); an alarm raised
+    while another open alarm of its sensor already has a scenario links to that.
+    """
     with psycopg.connect(dsn) as conn:
+        conn.execute(_SHARE)
         pending = conn.execute(_PENDING).fetchall()
     if not pending:
         return 0
     engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
     made = 0
     try:
-        for alarm_id, unit_id, chem, lon, lat in pending:
+        for alarm_id, unit_id, chem, lon, lat, _sensor in pending:
             with Session(engine) as session:
                 try:
                     sid, note = _one(session, settings, alarm_id, unit_id, chem, lon, lat)
@@ -135,6 +152,8 @@ def start_pending(dsn: str, settings: TelemetrySettings) -> int:
                 with conn.cursor() as cur:
                     cur.execute("UPDATE alarms SET scenario_id = %s, scenario_note = %s WHERE id = %s "
                                 "AND scenario_id IS NULL AND scenario_note IS NULL", (sid, note, alarm_id))
+                    if sid is not None:
+                        cur.execute(_SHARE)
                 session.commit()
                 made += sid is not None
     finally:

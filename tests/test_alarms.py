@@ -400,14 +400,18 @@ def test_a_toxic_gas_alarm_starts_one_release_scenario(mqtt_broker, aworld, aown
         listen.close()
     alarms = _alarms(adsn, sid)
     assert sorted(a["rule"] for a in alarms) == ["high", "high_high"]
-    assert len({a["scenario_id"] for a in alarms}) == 2  # one per alarm
+    assert len({a["scenario_id"] for a in alarms}) == 1  # one excursion, one scenario: the high-high alarm's
+    hh, high = (next(a for a in alarms if a["rule"] == r) for r in ("high_high", "high"))
     with psycopg.connect(adsn) as conn:
         title, chem, created_by, result, params = conn.execute(
             "SELECT title, chemical, created_by, result, params FROM scenarios WHERE id = %s",
-            (alarms[0]["scenario_id"],)).fetchone()
-    assert chem == "chlorine" and created_by == "system:alarm" and f"#{alarms[0]['id']}" in title
+            (hh["scenario_id"],)).fetchone()
+        made = conn.execute("SELECT count(*) FROM scenarios WHERE created_by = 'system:alarm' AND title LIKE %s",
+                            (f"%#{high['id']} %",)).fetchone()[0]
+    assert chem == "chlorine" and created_by == "system:alarm" and f"#{hh['id']} " in title and made == 0
     assert result["features"] and params["weather"]["stability"] == "D" and params["weather"]["wind_speed_m_s"] == 3
-    assert "25 mm hole" in alarms[0]["scenario_note"] and "weather default" in alarms[0]["scenario_note"]
+    assert "25 mm hole" in hh["scenario_note"] and "weather default" in hh["scenario_note"]
+    assert high["scenario_note"].startswith(f"same excursion as alarm #{hh['id']}")
 
 
 # ---------------------------------------------------------------------------- the map layer
@@ -438,3 +442,41 @@ def test_the_alarm_layer_shows_open_alarms_where_they_are(aclient, aworld, aowne
     with psycopg.connect(adsn) as conn:  # cleared alarms leave the map
         conn.execute("UPDATE alarms SET state = 'cleared', cleared_at = now() WHERE id = %s", (aid,))
     assert aid not in feats("zhenhai")
+
+
+def test_the_sensor_layer_colours_each_sensor_by_its_worst_open_alarm(aclient, aworld, aowner, adsn):
+    import mapbox_vector_tile
+
+    from tests.test_tiles_api import tile_of
+
+    quiet, _ = make_sensor(aowner, "H1", aworld)
+    normal, _ = make_sensor(aowner, "H1", aworld)
+    alarming, _ = make_sensor(aowner, "H1", aworld)
+    with psycopg.connect(adsn) as conn:
+        conn.execute("INSERT INTO sensor_latest (sensor_id, ts, seq, value, quality, received_at) "
+                     "SELECT id, now(), 1, 12.5, 'good', now() FROM sensors WHERE id = ANY(%s)",
+                     ([normal, alarming],))
+    _raise(adsn, alarming, rule="offline", level="blue", value=400)
+    _raise(adsn, alarming, rule="high_high", level="red", value=99)
+    with psycopg.connect(adsn) as conn:
+        lon, lat = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM sensors WHERE id = %s", (quiet,)).fetchone()
+    z, x, y = tile_of(lon, lat, 14)
+
+    def feats(who: str) -> dict:
+        r = aclient.get(f"/tiles/sensors/{z}/{x}/{y}.mvt", headers=aclient.as_[who])
+        assert r.status_code == 200, r.text
+        layer = mapbox_vector_tile.decode(r.content).get("sensors", {"features": []})
+        return {f["id"]: f["properties"] for f in layer["features"]}
+
+    seen = feats("zhenhai")
+    assert seen[quiet]["status"] == "no_data" and "latest_value" not in seen[quiet]
+    assert (seen[normal]["status"], seen[normal]["latest_value"]) == ("normal", 12.5)
+    assert (seen[alarming]["status"], seen[alarming]["open_alarms"]) == ("red", 2)
+    assert quiet not in feats("xihu") and quiet not in feats("public")  # another county; not public
+    layers = {layer["name"]: layer for layer in aclient.get("/layers").json()["data"]}
+    assert [e["value"] for e in layers["sensors"]["legend"]] == ["red", "orange", "yellow", "blue", "normal",
+                                                                  "no_data"]
+    with psycopg.connect(adsn) as conn:  # the red alarm cleared: the offline one (blue) is now the worst
+        conn.execute("UPDATE alarms SET state = 'cleared', cleared_at = now() WHERE sensor_id = %s "
+                     "AND rule = 'high_high'", (alarming,))
+    assert feats("zhenhai")[alarming]["status"] == "blue"

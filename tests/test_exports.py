@@ -333,6 +333,15 @@ def test_view_html_in_english_respects_jurisdiction(wclient):
     assert "镇海一号化工有限公司" in r.text and "北仑港务化工有限公司" not in r.text
 
 
+def test_view_html_with_a_layer_empty_in_view(wclient):
+    # the world has no alarm: the layer is listed with 0 and the page still builds (no tooltip without features)
+    r = wclient.get("/export/view.html", params={"bbox": VIEW, "layers": "alarms,enterprises"},
+                    headers=wclient.as_["ningbo"])
+    assert r.status_code == 200, r.text
+    summary = r.text[r.text.index("<table>"): r.text.index("</table>")]
+    assert f'<td>{LAYERS["alarms"].zh}</td><td class="num">0</td>' in summary
+
+
 @pytest.mark.parametrize("path", ["/export/view.geojson", "/export/view.html"])
 @pytest.mark.parametrize("params,field", [
     ({"bbox": "121,29,122", "layers": "enterprises"}, "bbox"),

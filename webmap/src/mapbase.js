@@ -14,6 +14,7 @@ const CJK_FONT = "'WenQuanYi Micro Hei', 'Noto Sans CJK SC', 'Microsoft YaHei', 
 export const THEMATIC_GROUPS = [
   { name: "alarms", layers: ["alarms"] },
   { name: "accident_reports", layers: ["accident_reports"] },
+  { name: "sensors", layers: ["sensors"] },
   { name: "enterprises", layers: ["enterprises"] },
   { name: "hazard_units", layers: ["hazard_units"] },
   { name: "hidden_dangers", layers: ["hidden_dangers"] },
@@ -128,6 +129,7 @@ export function fieldValue(layer, field, value) {
 
 const POPUP_FIELDS = {
   alarms: ["level", "rule", "state", "value", "peak_value", "threshold", "raised_at", "escalation_level"],
+  sensors: ["kind", "status", "latest_value", "unit", "latest_at", "chemical", "threshold_high", "threshold_high_high", "open_alarms"],
   accident_reports: ["accident_type", "accident_class", "status", "occurred_at", "deaths", "serious_injuries", "missing", "chemical"],
   enterprises: ["uscc", "industry", "scale", "status", "risk_colour", "risk_score", "address"],
   hazard_units: ["kind", "grade", "is_major", "s", "r", "exposed_people_500m"],

@@ -27,12 +27,15 @@ const EVENT_REFRESH_MS = 1_500; // KPIs are refetched this long after the last e
 const STALE_AFTER_MS = 10_000;
 const TICKER_MAX = 30;
 const FADE_MS = 250;
-// what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams
-const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "accident_reports", "alarms"];
+// what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams, sensors, incidents, alarms
+const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "sensors", "accident_reports", "alarms"];
 
 // new alarms / incidents (counted on the KPI tile) and the kinds that end them
 const RAISING = /^(alarm\.raised|incident\.created|accident_report\.created)$/;
 const ENDING = /^(alarm|incident|accident_report)\.(cleared|handled|deleted|closed)$/;
+// changes that refresh the figures but stay off the ticker: an open alarm's peak value, return to normal or
+// scenario link (one alarm in an excursion would otherwise fill the ticker)
+const QUIET = /^alarm\.updated$/;
 // kinds that move the map to a place: future incident modules
 const FOCUSING = /^(incident|accident_report)\.(?!deleted$|cleared$|closed$)|^alarm\.raised$/;
 // REST collections of those entities, used only when /openapi.json lists them
@@ -391,6 +394,10 @@ function onEvent({ kind, data, id }) {
     scheduleRefresh();
     return;
   }
+  if (QUIET.test(kind)) {
+    scheduleRefresh();
+    return;
+  }
   const [entity] = kind.split(".");
   const key = `${entity}:${data.id}`;
   if (RAISING.test(kind) && data.id != null) state.raised.set(key, data.a ?? null);
@@ -442,6 +449,14 @@ function tickerItem(entry) {
   if (kind === "enterprise.risk_colour_changed" || (entity === "enterprise" && d.risk_colour && verb === "created")) {
     const item = state.cat?.enterprises.legend.find((l) => l.value === (d.risk_colour ?? null));
     if (item) extra += `<span class="badge colour-${d.risk_colour ?? "none"}">${escapeHtml(label(item))}</span>`;
+  }
+  if (entity === "alarm" && d.rule) {
+    // "high-high" and the four-colour level, in the catalogue's words
+    const layer = state.cat?.alarms;
+    const rule = layer?.fields.find((f) => f.name === "rule")?.choices?.[d.rule];
+    if (rule) what = `${label(rule)} #${data.id}`;
+    const item = layer?.legend.find((l) => l.value === d.level);
+    if (item) extra += `<span class="badge colour-${escapeHtml(d.level)}">${escapeHtml(label(item))}</span>`;
   }
   if (entity === "hidden_danger" && d.level === "major") {
     const item = state.cat?.hidden_dangers.legend.find((l) => l.value === "major");
@@ -538,7 +553,7 @@ function renderBanner() {
 function renderLegend() {
   const el = document.getElementById("legend");
   if (!state.cat) return;
-  const groups = ["enterprises", "hazard_units", "hidden_dangers", "rescue_teams"]
+  const groups = ["alarms", "enterprises", "hazard_units", "hidden_dangers", "rescue_teams", "sensors"]
     .filter((name) => state.cat[name] && state.map.getStyle().layers
       .some((l) => l.metadata?.["onemap:layer"] === name && state.map.getLayoutProperty(l.id, "visibility") !== "none"));
   const zones = (state.focus?.fc?.features || []).filter((f) => f.properties?.kind === "threat_zone")
@@ -627,12 +642,21 @@ async function locate(entity, data) {
   return { center: found, bbox: !found && county ? county.bbox : null, record, fc: record?.result?.type === "FeatureCollection" ? record.result : null };
 }
 
+/** "高高报 · 液氯储罐区" for an alarm record (GET /alarms/{id}): the rule, where it is. */
+function alarmName(d, record) {
+  if (!record?.sensor_code) return null;
+  const rule = state.cat?.alarms?.fields.find((f) => f.name === "rule")?.choices?.[record.rule ?? d.rule];
+  const where = record.hazard_unit_name ?? record.enterprise_name ?? record.sensor_code;
+  return [rule ? label(rule) : null, where].filter(Boolean).join(" · ");
+}
+
 async function focusIncident(kind, data) {
   const [entity] = kind.split(".");
   const where = await locate(entity, data);
   if (!where.center && !where.bbox) return;
   const d = data.d || {};
-  const name = d.title ?? d.name ?? where.record?.title ?? where.record?.name ?? `#${data.id}`;
+  const name = d.title ?? d.name ?? where.record?.title ?? where.record?.name ?? alarmName(d, where.record)
+    ?? `#${data.id}`;
   const verb = kind.split(".")[1];
   const sub = [known([`entity.${entity}`, `wall.entity.${entity}`], entity), known([`event.${verb}`, `wall.event.${verb}`], verb),
     data.a ? state.regions.get(data.a)?.name : null].filter(Boolean).join(" · ");
