@@ -95,7 +95,7 @@ def main() -> None:
         codes = _ingest._seed(owner_url, args.sensors + args.probes)
         load, probes = codes[:args.sensors], codes[args.sensors:]
         with psycopg.connect(dsn) as conn:
-            conn.execute("UPDATE sensors SET threshold_high = 100, interval_s = 86400")  # no offline alarms
+            conn.execute("UPDATE sensors SET threshold_high = 100")  # the rules run for every load reading
             conn.execute("UPDATE sensors SET threshold_high = 50 WHERE code = ANY(%s)", (probes,))
         broker.start()
         status = home / "ingest.json"

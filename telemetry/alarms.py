@@ -18,7 +18,10 @@ reading that meets the rule again before that un-returns it
 accepted reading.
 
 :meth:`AlarmEngine.periodic` (every ``ONEMAP_ALARM_CHECK_S`` seconds):
-offline sensors (newest reading older than ``interval_s × ONEMAP_ALARM_OFFLINE_FACTOR``;
+offline sensors (nothing received for ``interval_s × ONEMAP_ALARM_OFFLINE_FACTOR``,
+judged by arrival time, ``sensor_latest.received_at``, not by the readings'
+own timestamps: a site replaying buffered old readings is reporting, and
+judging by ``ts`` made such a sensor flap offline/returned at every pass;
 a sensor that never reported is not offline), escalation of unacknowledged
 alarms (:func:`escalate`), clearing of acknowledged alarms that returned to
 normal. All as the owner role, written by the triggers of migration 0014
@@ -75,13 +78,14 @@ WHERE a.id = x.id AND a.state <> 'cleared'"""
 _OFFLINE = """INSERT INTO alarms (sensor_id, hazard_unit_id, enterprise_id, adcode, geom, kind, rule, level, raised_at,
   value, threshold)
 SELECT s.id, s.hazard_unit_id, h.enterprise_id, s.adcode, s.geom, 'health', 'offline', 'blue', now(),
-  extract(epoch FROM now() - l.ts), s.interval_s * %(k)s
+  extract(epoch FROM now() - l.received_at), s.interval_s * %(k)s
 FROM sensors s JOIN sensor_latest l ON l.sensor_id = s.id LEFT JOIN hazard_units h ON h.id = s.hazard_unit_id
-WHERE s.status = 'active' AND s.valid_to IS NULL AND l.ts < now() - make_interval(secs => s.interval_s * %(k)s)
+WHERE s.status = 'active' AND s.valid_to IS NULL
+  AND l.received_at < now() - make_interval(secs => s.interval_s * %(k)s)
 ON CONFLICT (sensor_id, rule) WHERE state <> 'cleared' DO NOTHING"""
 _OFFLINE_AGAIN = """UPDATE alarms a SET returned_at = NULL FROM sensor_latest l, sensors s
 WHERE a.rule = 'offline' AND a.state <> 'cleared' AND a.returned_at IS NOT NULL AND l.sensor_id = a.sensor_id
-  AND s.id = a.sensor_id AND l.ts < now() - make_interval(secs => s.interval_s * %(k)s)"""
+  AND s.id = a.sensor_id AND l.received_at < now() - make_interval(secs => s.interval_s * %(k)s)"""
 _CLEAR_RETURNED = """UPDATE alarms SET state = 'cleared', cleared_at = now()
 WHERE state IN ('acknowledged', 'handled') AND returned_at IS NOT NULL"""
 _ESCALATE = """UPDATE alarms a SET escalation_level = x.target, escalated_at = now()
@@ -207,11 +211,15 @@ class AlarmEngine:
         for sid in range_bad:
             if (sid, "out_of_range") not in open_:
                 ins.append((sid, "health", "out_of_range", "blue", now, None, None, None, None))
-        for sid in {r.sensor_id for r in rows} - range_bad:  # an accepted reading: the sensor reports, in range
+        newest: dict[int, datetime] = {}
+        for r in rows:
+            if r.sensor_id not in newest or r.ts > newest[r.sensor_id]:
+                newest[r.sensor_id] = r.ts
+        for sid in newest.keys() - range_bad:  # an accepted reading: the sensor reports, in range
             for rule in ("offline", "out_of_range"):
                 a = open_.get((sid, rule))
                 if a is not None and a[4] is None:
-                    upd[a[0]] = [a[0], None, max(r.ts for r in rows if r.sensor_id == sid), False]
+                    upd[a[0]] = [a[0], None, newest[sid], False]
         with conn.cursor() as cur:
             if ins:
                 cur.execute(_INSERT, [list(col) for col in zip(*ins, strict=True)])

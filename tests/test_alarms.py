@@ -204,13 +204,15 @@ def test_rate_flatline_out_of_range_and_offline(mqtt_broker, aworld, aowner, ads
     flat_id, flat = make_sensor(aowner, "H1", aworld, threshold_high=None)
     rng_id, rng = make_sensor(aowner, "H1", aworld, threshold_high=None, range_min=0, range_max=100)
     off_id, off = make_sensor(aowner, "H1", aworld, interval_s=1)
+    late_id, late = make_sensor(aowner, "H1", aworld, interval_s=30)  # replays readings 10 minutes old
     start = datetime.now(CST).replace(microsecond=0) - timedelta(seconds=20)  # offline: interval 1 s × 2 only
     with ThreadWorker(mqtt_broker, adsn, "a-health", alarm_flatline_n=4, alarm_check_s=0.2,
                       alarm_offline_factor=2):
         publish_all(mqtt_broker, _series(rate, [10, 12, 20, 21], start=start)
                     + _series(flat, [7, 7, 7, 7, 7], start=start)
                     + _series(rng, [50, 140], start=start)
-                    + _series(off, [1], start=start))
+                    + _series(off, [1], start=start)
+                    + _series(late, [1, 2, 3], start=start - timedelta(minutes=10)))
         wait_for(lambda: [a["rule"] for a in _alarms(adsn, rate_id)] == ["rate"], what="rate alarm")
         wait_for(lambda: [a["rule"] for a in _alarms(adsn, flat_id)] == ["flatline"], what="flatline alarm")
         wait_for(lambda: [a["rule"] for a in _alarms(adsn, rng_id)] == ["out_of_range"], what="out of range")
@@ -224,6 +226,8 @@ def test_rate_flatline_out_of_range_and_offline(mqtt_broker, aworld, aowner, ads
         (a,) = _alarms(adsn, sensor)
         assert (a["kind"], a["level"]) == ("health", "blue")
     assert len(_alarms(adsn, off_id)) == 1  # the periodic pass does not raise it twice
+    # offline is judged by arrival, not by the readings' own (old) timestamps: the replaying sensor reports
+    assert _alarms(adsn, late_id) == []
 
 
 # ---------------------------------------------------------------------------- lifecycle over HTTP
