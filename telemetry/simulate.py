@@ -36,7 +36,8 @@ from telemetry.payloads import topic_for
 __all__ = ["SimSensor", "SimSummary", "Generator", "simulate", "publisher", "demo_sensors"]
 
 CST = timezone(timedelta(hours=8))
-EXCURSION_P = 0.002
+EXCURSION_P = 0.0003  # per gas sensor and reading: at 1 Hz one excursion in ~55 min, for 200 demo sensors
+# (about 70 of them gas detectors) an alarm every half minute or so: a live wall, not a flickering one
 DROPOUT_P = 0.001
 STUCK_SHARE = 0.02
 

@@ -9,12 +9,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
+from api.etags import etag_version
 from geo.errors import NotPermitted
 from layers.features import InvalidQuery
+from telemetry import registry
 from telemetry.health import read_status, status_path
 from telemetry.payloads import MAX_BATCH
 from telemetry.queries import MAX_SERIES, recent_rejects, sensor_latest, sensor_series
@@ -75,6 +77,83 @@ def _instant(value: str | None, name: str, default: datetime) -> datetime:
     if t.tzinfo is None or t.utcoffset() is None:
         raise InvalidQuery(name, "needs a UTC offset (Z or +08:00)")
     return t
+
+
+_SENSOR_EXAMPLE = {"code": "HU000001-9", "hazard_unit_id": 1, "kind": "toxic_gas", "unit": "ppm",
+                   "chemical": "chlorine", "threshold_high": 1, "threshold_high_high": 3, "deadband": 0.2,
+                   "min_duration_s": 5, "interval_s": 10, "range_min": 0, "range_max": 20}
+
+
+def _people(ctx) -> None:
+    if ctx.role == "public":
+        raise NotPermitted("role: sign in as an enterprise or regulator user to manage sensors")
+
+
+def _sensor_json(body: dict, status: int = 200) -> Response:
+    r = _json(body, status)
+    r.headers["ETag"] = f'"{body["version"]}"'
+    return r
+
+
+@router.get("/sensors", name="sensors_list",
+            summary="Registered sensors you may see, by code (filters: hazard unit, kind, status)")
+def sensors_list(session: SessionDep, ctx: ContextDep,
+                 hazard_unit_id: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+                 kind: Annotated[str | None, Query(max_length=40, description="tank_level, temperature, pressure, "
+                                                   "combustible_gas or toxic_gas")] = None,
+                 status: Annotated[str, Query(max_length=20, description="active (default) or retired")] = "active",
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
+    _people(ctx)
+    return _json(registry.list_sensors(session, hazard_unit_id=hazard_unit_id, kind=kind, status=status,
+                                       limit=limit, offset=offset))
+
+
+@router.post("/sensors", name="sensor_register", status_code=201,
+             summary="Register a sensor on a hazard unit, with its thresholds (units: the sensor's unit; seconds)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object"}, "example": _SENSOR_EXAMPLE}}}},
+             responses={201: {"description": "registered; ETag: its version"},
+                        403: {"description": "the unit lies outside what you may write"},
+                        422: {"description": "a field and the reason"}})
+def sensor_register(session: SessionDep, ctx: ContextDep, payload: Annotated[Any, Body()]) -> Response:
+    """An enterprise user registers on its own hazard units, a regulator in its jurisdiction. Placed on the unit's
+    point unless ``lon``/``lat`` are given; a toxic-gas detector names its chemical (its alarms start a release
+    scenario of that gas)."""
+    _people(ctx)
+    body = registry.register(session, payload)
+    session.commit()
+    return _sensor_json(body, 201)
+
+
+@router.get("/sensors/{sensor_id}", name="sensor_item", summary="One sensor with its settings and point")
+def sensor_item(session: SessionDep, ctx: ContextDep, sensor_id: SensorId) -> Response:
+    _people(ctx)
+    return _sensor_json(registry.get_sensor(session, sensor_id=sensor_id))
+
+
+@router.patch("/sensors/{sensor_id}", name="sensor_update",
+              summary="Change a sensor's settings (If-Match: the ETag you read); null clears an optional one",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"type": "object"}, "example": {"threshold_high": 2, "min_duration_s": 10}}}}},
+              responses={409: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}})
+def sensor_update(session: SessionDep, ctx: ContextDep, sensor_id: SensorId, payload: Annotated[Any, Body()],
+                  if_match: Annotated[str | None, Header()] = None) -> Response:
+    _people(ctx)
+    body = registry.update(session, sensor_id=sensor_id, payload=payload, version=etag_version(if_match))
+    session.commit()
+    return _sensor_json(body)
+
+
+@router.delete("/sensors/{sensor_id}", name="sensor_retire",
+               summary="Retire a sensor (If-Match): no new readings, off the map; readings and alarms kept",
+               responses={409: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}})
+def sensor_retire(session: SessionDep, ctx: ContextDep, sensor_id: SensorId,
+                  if_match: Annotated[str | None, Header()] = None) -> Response:
+    _people(ctx)
+    body = registry.retire(session, sensor_id=sensor_id, version=etag_version(if_match))
+    session.commit()
+    return _sensor_json(body)
 
 
 @router.get("/sensors/{sensor_id}/readings", name="sensor_readings",
