@@ -48,12 +48,11 @@ THEMES: dict[str, dict[str, str]] = {
 THEMATIC = ("risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "protection_targets", "hidden_dangers",
             "hazard_units", "rescue_teams", "supply_depots", "enterprises", "credit_grades", "sensors",
             "accident_reports", "alarms")
-"""Catalogue layers drawn over the basemap, bottom to top (credit grades over the enterprises, off at first;
-the monitoring sensors, then accident reports, then live alarms, on top of everything)."""
+"""Catalogue layers drawn over the basemap, bottom to top (credit grades over the enterprises and the monitoring
+sensors, both off at first; accident reports, then live alarms, on top of everything)."""
 
 DEFAULT_VISIBLE = frozenset({"risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "hazard_units",
-                             "rescue_teams", "supply_depots", "enterprises", "sensors", "accident_reports",
-                             "alarms"})
+                             "rescue_teams", "supply_depots", "enterprises", "accident_reports", "alarms"})
 SOURCE_MAXZOOM = 14  # tiles are overzoomed past this (points are never thinned there)
 _LABEL_FIELD = {"enterprises": "name", "hazard_units": "name", "rescue_teams": "name", "supply_depots": "name",
                 "protection_targets": "name"}

@@ -27,8 +27,9 @@ const EVENT_REFRESH_MS = 1_500; // KPIs are refetched this long after the last e
 const STALE_AFTER_MS = 10_000;
 const TICKER_MAX = 30;
 const FADE_MS = 250;
-// what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams, sensors, incidents, alarms
-const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "sensors", "accident_reports", "alarms"];
+// what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams, incidents, alarms
+// (not every sensor: thousands of grey and green dots would bury the picture; the alarms show where they matter)
+const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "accident_reports", "alarms"];
 
 // new alarms / incidents (counted on the KPI tile) and the kinds that end them
 const RAISING = /^(alarm\.raised|incident\.created|accident_report\.created)$/;
@@ -553,7 +554,7 @@ function renderBanner() {
 function renderLegend() {
   const el = document.getElementById("legend");
   if (!state.cat) return;
-  const groups = ["alarms", "enterprises", "hazard_units", "hidden_dangers", "rescue_teams", "sensors"]
+  const groups = ["alarms", "enterprises", "hazard_units", "hidden_dangers", "rescue_teams"]
     .filter((name) => state.cat[name] && state.map.getStyle().layers
       .some((l) => l.metadata?.["onemap:layer"] === name && state.map.getLayoutProperty(l.id, "visibility") !== "none"));
   const zones = (state.focus?.fc?.features || []).filter((f) => f.properties?.kind === "threat_zone")
