@@ -48,6 +48,8 @@ def invalid_input(exc: ValidationError, model: type[BaseModel], *, explain: Expl
             reason = f"unknown field; allowed: {', '.join(model.model_fields)}"
         elif err["type"] == "missing":
             reason = "required"
+        elif err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            reason = str(err["ctx"]["error"])  # a validator's own words, without pydantic's "Value error, "
         else:
             reason = err["msg"]
     return InvalidInput(loc, reason)

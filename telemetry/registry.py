@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, create_model
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
@@ -43,75 +43,44 @@ Kind = Literal["tank_level", "temperature", "pressure", "combustible_gas", "toxi
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
 Value = Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)]
-#: the alarm settings a PATCH may change
-SETTINGS = ("unit", "chemical", "threshold_low", "threshold_high", "threshold_high_high", "deadband", "min_duration_s",
-            "interval_s", "range_min", "range_max", "rate_limit", "lon", "lat")
 
 
-def _known_chemical(v: str | None) -> str | None:
+def _known_chemical(v: str) -> str:
     """The plume model's English name of a gas (so an alarm's release scenario can be run), else an error."""
-    if v is None:
-        return v
     try:
         return chemicals.get(v).name_en
     except Exception:
         raise ValueError(f"unknown to the plume model: {v!r} (give a name, a Chinese name or a CAS number)") from None
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Chemical = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                     AfterValidator(_known_chemical)]
+#: each alarm setting once: (type, default on registration); a PATCH takes any of them, null clearing it
+_SETTING_FIELDS: dict[str, tuple[Any, Any]] = {
+    "chemical": (Chemical | None, None),
+    "threshold_low": (Value | None, None),
+    "threshold_high": (Value | None, None),
+    "threshold_high_high": (Value | None, None),
+    "deadband": (Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e9)], 0.0),
+    "min_duration_s": (Annotated[int, Field(ge=0, le=86_400)], 0),
+    "interval_s": (Annotated[int, Field(ge=1, le=86_400)], 60),
+    "range_min": (Value | None, None),
+    "range_max": (Value | None, None),
+    "rate_limit": (Annotated[float, Field(allow_inf_nan=False, gt=0, le=1e9)] | None, None),
+    "lon": (Annotated[float, Field(ge=73, le=136)] | None, None),
+    "lat": (Annotated[float, Field(ge=3, le=54)] | None, None),
+}
+_FORBID = ConfigDict(extra="forbid")
 
-    chemical: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
-    threshold_low: Value | None = None
-    threshold_high: Value | None = None
-    threshold_high_high: Value | None = None
-    deadband: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e9)] = 0.0
-    min_duration_s: Annotated[int, Field(ge=0, le=86_400)] = 0
-    interval_s: Annotated[int, Field(ge=1, le=86_400)] = 60
-    range_min: Value | None = None
-    range_max: Value | None = None
-    rate_limit: Annotated[float, Field(allow_inf_nan=False, gt=0, le=1e9)] | None = None
-    lon: Annotated[float, Field(ge=73, le=136)] | None = None
-    lat: Annotated[float, Field(ge=3, le=54)] | None = None
-
-    @field_validator("chemical")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        return _known_chemical(v)
-
-
-class SensorCreate(_Settings):
-    """``POST /sensors`` body."""
-
-    code: Code
-    hazard_unit_id: Annotated[int, Field(ge=1, lt=2**63)]
-    kind: Kind
-    unit: Unit
-
-
-class SensorUpdate(BaseModel):
-    """``PATCH /sensors/{id}`` body: any of :data:`SETTINGS` (null clears an optional one)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    unit: Unit | None = None
-    chemical: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
-    threshold_low: Value | None = None
-    threshold_high: Value | None = None
-    threshold_high_high: Value | None = None
-    deadband: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e9)] | None = None
-    min_duration_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
-    interval_s: Annotated[int, Field(ge=1, le=86_400)] | None = None
-    range_min: Value | None = None
-    range_max: Value | None = None
-    rate_limit: Annotated[float, Field(allow_inf_nan=False, gt=0, le=1e9)] | None = None
-    lon: Annotated[float, Field(ge=73, le=136)] | None = None
-    lat: Annotated[float, Field(ge=3, le=54)] | None = None
-
-    @field_validator("chemical")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        return _known_chemical(v)
+SensorCreate = create_model(
+    "SensorCreate", __config__=_FORBID, __doc__="``POST /sensors`` body.",
+    code=(Code, ...), hazard_unit_id=(Annotated[int, Field(ge=1, lt=2**63)], ...), kind=(Kind, ...), unit=(Unit, ...),
+    **_SETTING_FIELDS)
+SensorUpdate = create_model(
+    "SensorUpdate", __config__=_FORBID,
+    __doc__="``PATCH /sensors/{id}`` body: any of :data:`SETTINGS` (null clears an optional one).",
+    unit=(Unit | None, None), **{k: (t | None, None) for k, (t, _) in _SETTING_FIELDS.items()})
+SETTINGS = tuple(SensorUpdate.model_fields)
 
 
 def _consistent(s: dict[str, Any]) -> None:

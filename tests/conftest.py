@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import pytest
@@ -247,22 +248,35 @@ def world_owner_engine(world) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def wclient(settings, world, world_app_engine):
-    """A TestClient on the world database, with ``.as_[user]`` headers for each world user."""
+@contextmanager
+def world_client(settings, world, engine: Engine | None = None) -> Iterator:
+    """A TestClient on ``world``'s database (as the app role, or on ``engine``), with ``.as_[user]`` headers
+    for each world user (province, ningbo, zhenhai, xihu, ent; ``public``: none) and ``.world``."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
 
-    with TestClient(create_app(settings, engine=world_app_engine)) as client:
-        tokens = {}
-        for user in ("province", "ningbo", "zhenhai", "xihu", "ent"):
-            r = client.post("/auth/token", data={"username": f"w.{user}", "password": WORLD_PASSWORD})
-            assert r.status_code == 200, r.text
-            tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        tokens["public"] = {}
-        client.as_ = tokens  # type: ignore[attr-defined]
-        client.world = world  # type: ignore[attr-defined]
+    own = make_engine(world.db.app_url) if engine is None else None
+    try:
+        with TestClient(create_app(settings, engine=engine or own)) as client:
+            tokens = {}
+            for user in ("province", "ningbo", "zhenhai", "xihu", "ent"):
+                r = client.post("/auth/token", data={"username": f"w.{user}", "password": WORLD_PASSWORD})
+                assert r.status_code == 200, r.text
+                tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            tokens["public"] = {}
+            client.as_ = tokens  # type: ignore[attr-defined]
+            client.world = world  # type: ignore[attr-defined]
+            yield client
+    finally:
+        if own is not None:
+            own.dispose()
+
+
+@pytest.fixture(scope="session")
+def wclient(settings, world, world_app_engine):
+    """A TestClient on the world database, with ``.as_[user]`` headers for each world user."""
+    with world_client(settings, world, world_app_engine) as client:
         yield client
 
 

@@ -16,17 +16,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api.app import create_app
 from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn, make_engine
 from telemetry.alarm_rules import Carry, SensorParams, evaluate
 from telemetry.alarms import AlarmEngine
 from telemetry.payloads import topic_for
 from telemetry.settings import TelemetrySettings
-from tests.conftest import WORLD_PASSWORD, build_world
+from tests.conftest import build_world, world_client
 from tests.telemetry_helpers import CST, ThreadWorker, make_sensor, publish_all, wait_for
 from workflows.alarms import transition
 from workflows.errors import IllegalTransition
@@ -102,17 +100,8 @@ def adsn(aworld):
 
 @pytest.fixture(scope="module")
 def aclient(settings, aworld):
-    engine = make_engine(aworld.db.app_url)
-    with TestClient(create_app(settings, engine=engine)) as client:
-        tokens = {}
-        for user in ("province", "ningbo", "zhenhai", "xihu", "ent"):
-            r = client.post("/auth/token", data={"username": f"w.{user}", "password": WORLD_PASSWORD})
-            assert r.status_code == 200, r.text
-            tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        tokens["public"] = {}
-        client.as_ = tokens  # type: ignore[attr-defined]
+    with world_client(settings, aworld) as client:
         yield client
-    engine.dispose()
 
 
 def _alarms(dsn, sensor_id):

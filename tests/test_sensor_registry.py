@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from geo.db import libpq_dsn, make_engine
-from tests.conftest import WORLD_PASSWORD, build_world
+from geo.db import libpq_dsn
+from tests.conftest import build_world, world_client
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +24,8 @@ def rdsn(rworld):
 
 @pytest.fixture(scope="module")
 def rclient(settings, rworld):
-    engine = make_engine(rworld.db.app_url)
-    with TestClient(create_app(settings, engine=engine)) as client:
-        tokens = {}
-        for user in ("province", "zhenhai", "xihu", "ent"):
-            r = client.post("/auth/token", data={"username": f"w.{user}", "password": WORLD_PASSWORD})
-            assert r.status_code == 200, r.text
-            tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        tokens["public"] = {}
-        client.as_ = tokens  # type: ignore[attr-defined]
+    with world_client(settings, rworld) as client:
         yield client
-    engine.dispose()
 
 
 def _body(rworld, code, **kw):

@@ -26,7 +26,7 @@ from telemetry.health import read_status
 from telemetry.payloads import parse_body, parse_message, topic_for
 from telemetry.simulate import SimSensor, publisher, simulate
 from telemetry.store import ensure_partitions
-from tests.conftest import WORLD_PASSWORD, build_world
+from tests.conftest import build_world, world_client
 from tests.telemetry_helpers import (
     ThreadWorker,
     make_sensor,
@@ -371,21 +371,8 @@ def test_daily_partitions_are_made_ahead_and_take_rows_from_the_default(tworld, 
 
 @pytest.fixture(scope="module")
 def tclient(settings, tworld):
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-
-    engine = make_engine(tworld.db.app_url)
-    with TestClient(create_app(settings, engine=engine)) as client:
-        tokens = {}
-        for user in ("province", "zhenhai", "xihu", "ent"):
-            r = client.post("/auth/token", data={"username": f"w.{user}", "password": WORLD_PASSWORD})
-            assert r.status_code == 200, r.text
-            tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        tokens["public"] = {}
-        client.as_ = tokens  # type: ignore[attr-defined]
+    with world_client(settings, tworld) as client:
         yield client
-    engine.dispose()
 
 
 _HTTP_BASE = datetime.now(CST).replace(microsecond=0) - timedelta(hours=1)

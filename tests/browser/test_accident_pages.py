@@ -100,6 +100,8 @@ def test_quick_report_shows_the_reason_of_a_refusal(page, web, page_guard):
             page.expect_response(lambda r: r.url.endswith("/accident-reports")) as resp:
         page.click("#quick-submit")
     assert resp.value.status == 422
+    # the response is in; the page writes its reason a moment later
+    page.wait_for_function("() => document.querySelector('#quick-error').textContent.trim() !== ''", timeout=5_000)
     error = page.inner_text("#quick-error")
     assert "geometry" in error or "lon" in error
     assert page.get_attribute("body", "data-reported") is None

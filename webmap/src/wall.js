@@ -27,9 +27,10 @@ const EVENT_REFRESH_MS = 1_500; // KPIs are refetched this long after the last e
 const STALE_AFTER_MS = 10_000;
 const TICKER_MAX = 30;
 const FADE_MS = 250;
-// what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams, incidents, alarms
-// (not every sensor: thousands of grey and green dots would bury the picture; the alarms show where they matter)
-const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "accident_reports", "alarms"];
+// what the wall draws: the risk surface, enterprises by colour, hidden dangers, rescue teams, sensors, incidents, alarms
+const WALL_LAYERS = ["risk_cells_r5", "risk_cells_r7", "risk_cells_r9", "hidden_dangers", "rescue_teams", "enterprises", "sensors", "accident_reports", "alarms"];
+// the sensors only close up (an incident's surroundings: which detectors read what), not on the tour
+const SENSORS_MIN_ZOOM = 12;
 
 // new alarms / incidents (counted on the KPI tile) and the kinds that end them
 const RAISING = /^(alarm\.raised|incident\.created|accident_report\.created)$/;
@@ -153,6 +154,7 @@ function tuneMap() {
     if (layer.id.endsWith("-cluster-counts") || (thematic && layer.id.endsWith("-labels"))) {
       state.map.setLayoutProperty(layer.id, "visibility", "none");
     }
+    if (thematic === "sensors") state.map.setLayerZoomRange(layer.id, SENSORS_MIN_ZOOM, 24);
     if (layer.type === "symbol") {
       const size = state.map.getLayoutProperty(layer.id, "text-size");
       if (typeof size === "number") state.map.setLayoutProperty(layer.id, "text-size", Math.round(size * k));
@@ -554,7 +556,7 @@ function renderBanner() {
 function renderLegend() {
   const el = document.getElementById("legend");
   if (!state.cat) return;
-  const groups = ["alarms", "enterprises", "hazard_units", "hidden_dangers", "rescue_teams"]
+  const groups = ["alarms", "enterprises", "hazard_units", "hidden_dangers", "rescue_teams", ...(state.focus ? ["sensors"] : [])]
     .filter((name) => state.cat[name] && state.map.getStyle().layers
       .some((l) => l.metadata?.["onemap:layer"] === name && state.map.getLayoutProperty(l.id, "visibility") !== "none"));
   const zones = (state.focus?.fc?.features || []).filter((f) => f.properties?.kind === "threat_zone")
