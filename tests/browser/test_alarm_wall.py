@@ -1,4 +1,5 @@
-"""A real alarm on the wall (issue 8): an MQTT reading over a real mosquitto, the real ingest worker, Chromium.
+"""A real alarm on the wall (issue 8): an MQTT reading over a real mosquitto, the real ingest worker, Chromium;
+and an alarm handled from its popup on the desk map.
 
 A demo toxic-gas detector reads above its high-high threshold: the worker
 raises the alarms in the batch that stores the reading, the wall's ticker shows
@@ -21,7 +22,7 @@ import pytest
 from geo.db import libpq_dsn
 from telemetry.payloads import topic_for
 from tests.browser.harness import api_token, login, save_screenshot
-from tests.browser.test_pages import CANCELLED_TILE, READY_MS
+from tests.browser.test_pages import CANCELLED_TILE, READY_MS, _jump, _open_map, _screen_point
 from tests.telemetry_helpers import ThreadWorker, publish_all, wait_for
 
 
@@ -87,3 +88,51 @@ def test_a_toxic_gas_reading_over_mqtt_raises_an_alarm_on_the_wall_and_its_scena
 def _scenario_of(dsn: str, alarm_id: int) -> int | None:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT scenario_id FROM alarms WHERE id = %s", (alarm_id,)).fetchone()[0]
+
+
+def test_the_duty_officer_handles_an_alarm_from_its_popup(page, web, page_guard, browser_db):
+    dsn = libpq_dsn(browser_db.db.owner_url)
+    with psycopg.connect(dsn) as conn:  # an alarm as the worker raises it, on a demo combustible-gas detector
+        sensor_id, lon, lat = conn.execute(
+            "SELECT s.id, ST_X(s.geom), ST_Y(s.geom) FROM sensors s WHERE s.kind = 'combustible_gas' "
+            "AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.sensor_id = s.id) ORDER BY s.id LIMIT 1").fetchone()
+        alarm_id = conn.execute(
+            "INSERT INTO alarms (sensor_id, hazard_unit_id, enterprise_id, adcode, geom, kind, rule, level, raised_at, "
+            "value, threshold, peak_value) SELECT s.id, s.hazard_unit_id, h.enterprise_id, s.adcode, s.geom, "
+            "'process', 'high', 'orange', now(), 31, 25, 31 FROM sensors s JOIN hazard_units h "
+            "ON h.id = s.hazard_unit_id WHERE s.id = %s RETURNING id", (sensor_id,)).fetchone()[0]
+    _open_map(page, web)
+    _jump(page, lon, lat, 16)
+    x, y = _screen_point(page, lon, lat)
+    page.mouse.click(x, y)
+    actions = page.locator(f".maplibregl-popup .alarm-actions[data-alarm='{alarm_id}']")
+    actions.wait_for(timeout=10_000)
+    assert actions.get_attribute("data-state") == "raised"
+    assert [b.inner_text() for b in actions.locator("button").all()] == ["确认", "处置"]
+
+    actions.locator("button[data-move=acknowledged]").click()
+    page.wait_for_selector(f".alarm-actions[data-alarm='{alarm_id}'][data-state=acknowledged]", timeout=10_000)
+    handled = page.locator(f".alarm-actions[data-alarm='{alarm_id}']")
+    handled.locator("select[name=reason]").select_option("false_alarm")
+    handled.locator("input[name=note]").fill("现场检查为探头受潮误报")
+    handled.locator("button[data-move=handled]").click()
+    page.wait_for_selector(f".alarm-actions[data-alarm='{alarm_id}'][data-state=handled]", timeout=10_000)
+    save_screenshot(page, "map-alarm-popup")
+
+    with psycopg.connect(dsn) as conn:
+        state, reason, note = conn.execute("SELECT state, reason, note FROM alarms WHERE id = %s",
+                                           (alarm_id,)).fetchone()
+        moves = conn.execute("SELECT action, actor FROM alarm_transitions WHERE alarm_id = %s ORDER BY id",
+                             (alarm_id,)).fetchall()
+    assert (state, reason, note) == ("handled", "false_alarm", "现场检查为探头受潮误报")
+    assert [m[0] for m in moves] == ["raised", "acknowledged", "handled"]
+    assert all("demo.admin" in m[1] for m in moves[1:])
+
+    # a move no longer allowed (another officer cleared it meanwhile) shows the reason in the popup
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE alarms SET state = 'cleared', cleared_at = now() WHERE id = %s", (alarm_id,))
+    page_guard.allow(r"status of 409", kinds=["console"])
+    with page_guard.expect_errors(r"^409 POST \S+/alarms/\d+/transitions$", kinds=["response"]):
+        handled.locator("button[data-move=cleared]").click()
+        page.wait_for_function("() => document.querySelector('.alarm-actions .error').textContent.includes('cleared')",
+                               timeout=10_000)

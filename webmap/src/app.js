@@ -1,5 +1,6 @@
 // The risk-distribution map (/): layers with legends, region drill-down with
 // statistics, search, popups with a detail view, exports of the current view.
+import { alarmActionsHtml, wireAlarmActions } from "./alarmactions.js";
 import { download, getJSON } from "./api.js";
 import { formatNumber, label, lang, onLangChange, t } from "./i18n.js";
 import {
@@ -187,20 +188,26 @@ async function openPopup(feature, lngLat) {
         extra += `<p><a class="popup-plan" href="/planner?unit=${p.id}">${t("popup.plan")}</a></p>`;
       }
       if (layer.name === "enterprises") extra += riskFactorsHtml(p.risk_factors);
+      if (layer.name === "alarms") extra += alarmActionsHtml(p.moves ? p : null);
     }
     popup.setHTML(popupHtml(layer, p, { extraHtml: extra }));
     popup.getElement().querySelector(".popup-detail")?.addEventListener("click", (ev) => {
       ev.preventDefault();
       showDetail(layer.name, p.id);
     });
+    wireAlarmActions(popup.getElement(), (record) => {
+      if (state.popup === popup) render({ ...p, ...record, id: p.id });
+    });
   };
   state.popup?.remove();
   const popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(lngLat).setHTML("").addTo(state.map);
   state.popup = popup;
   render(props);
-  if (!props.count && layer.path && props.id != null) {
+  // an alarm is read from its own route (map-only layer): its unit, enterprise and next moves
+  const path = layer.name === "alarms" ? "/alarms" : layer.path;
+  if (!props.count && path && props.id != null) {
     try {
-      const full = await getJSON(`${layer.path}/${props.id}`);
+      const full = await getJSON(`${path}/${props.id}`);
       if (state.popup === popup) render({ ...props, ...full, id: props.id });
       popup.getElement().dataset.complete = "1";
     } catch { /* the tile's facts are already shown */ }
