@@ -556,5 +556,6 @@ def style_json(layer: Layer) -> dict[str, Any]:
             "legend": list(layer.legend), "minzoom": layer.minzoom, "maxzoom": layer.maxzoom,
             "geometry": layer.geometry, "path": layer.path,
             "fields": [{"name": f.name, "type": f.type, "zh": f.zh, "en": f.en}
+                       | ({"format": f.fmt} if f.fmt else {})
                        | ({"choices": {k: {"zh": v[0], "en": v[1]} for k, v in f.choices.items()}} if f.choices else {})
                        for f in layer.fields]}

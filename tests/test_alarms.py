@@ -432,6 +432,7 @@ def test_the_alarm_layer_shows_open_alarms_where_they_are(aclient, aworld, aowne
     layers = {layer["name"]: layer for layer in aclient.get("/layers").json()["data"]}
     assert [e["value"] for e in layers["alarms"]["legend"]] == ["red", "orange", "yellow", "blue", None]
     assert layers["alarms"]["title"]["zh"] == "实时报警"
+    assert {f["name"]: f.get("format") for f in layers["alarms"]["fields"]}["raised_at"] == "date-time"
     with psycopg.connect(adsn) as conn:  # cleared alarms leave the map
         conn.execute("UPDATE alarms SET state = 'cleared', cleared_at = now() WHERE id = %s", (aid,))
     assert aid not in feats("zhenhai")

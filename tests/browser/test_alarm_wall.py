@@ -108,6 +108,9 @@ def test_the_duty_officer_handles_an_alarm_from_its_popup(page, web, page_guard,
     actions = page.locator(f".maplibregl-popup .alarm-actions[data-alarm='{alarm_id}']")
     actions.wait_for(timeout=10_000)
     assert actions.get_attribute("data-state") == "raised"
+    # times in the reader's clock, not as stored (ISO 8601 in UTC)
+    popup_text = page.inner_text(".maplibregl-popup")
+    assert "报警时间" in popup_text and "+00:00" not in popup_text and "T1" not in popup_text
     assert [b.inner_text() for b in actions.locator("button").all()] == ["确认", "处置"]
 
     actions.locator("button[data-move=acknowledged]").click()

@@ -121,6 +121,11 @@ export function fieldValue(layer, field, value) {
   if (choice) return label(choice);
   const item = layer.legend.find((l) => l.value != null && String(l.value) === String(value));
   if (item && ["risk_colour", "level", "grade", "category"].includes(field.name)) return label(item);
+  if (field.format === "date-time") {
+    // an instant, in the reader's own clock (the duty officer's, not UTC), to the second
+    const at = new Date(value);
+    if (!Number.isNaN(at.getTime())) return at.toLocaleString(lang() === "en" ? "en-GB" : "zh-CN", { hour12: false });
+  }
   if (typeof value === "boolean") return value ? "✔" : "✘";
   if (field.type === "number") return Number(value).toPrecision(3);
   if (field.type === "integer") return formatNumber(value);
