@@ -31,8 +31,6 @@ import os
 import platform
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -166,17 +164,7 @@ def main() -> None:
             conn.execute("UPDATE sensors SET threshold_high = 50 WHERE code = ANY(%s)", (probes,))
         broker.start()
         status = home / "ingest.json"
-        env = {**os.environ, "DATABASE_URL": owner_url.render_as_string(hide_password=False),
-               "ONEMAP_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}", "ONEMAP_INGEST_CLIENT_ID": "bench-ingest",
-               "PYTHONPATH": str(ROOT)}
-        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "telemetry", "ingest", "--quiet",
-                                   "--status-file", str(status)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while not (read_status(status).get("broker") or {}).get("subscribed"):
-            if time.monotonic() > deadline:
-                raise SystemExit("the worker did not subscribe")
-            time.sleep(0.1)
+        worker = _ingest.start_worker(owner_url, broker.port, status)
         seen: dict[int, float] = {}
         listener = threading.Thread(target=_listen, args=(dsn, seen, stop), daemon=True)
         listener.start()
@@ -241,12 +229,7 @@ def main() -> None:
         stop.set()
         if server is not None:
             _stop_serving(server)
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        _ingest.stop_worker(worker)
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
         drop_database(settings, name)

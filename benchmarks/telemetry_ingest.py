@@ -62,6 +62,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_worker(owner_url, broker_port: int, status: Path) -> subprocess.Popen:
+    """The real ingest worker (``python -m api.cli telemetry ingest``) as a subprocess, once it has subscribed."""
+    env = {**os.environ, "DATABASE_URL": owner_url.render_as_string(hide_password=False),
+           "ONEMAP_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}", "ONEMAP_INGEST_CLIENT_ID": "bench-ingest",
+           "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "telemetry", "ingest", "--quiet",
+                               "--status-file", str(status)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not (read_status(status).get("broker") or {}).get("subscribed"):
+        if time.monotonic() > deadline:
+            stop_worker(worker)
+            raise SystemExit("the worker did not subscribe")
+        time.sleep(0.1)
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen | None) -> None:
+    """SIGTERM (a clean drain), then kill after 30 s."""
+    if worker is not None and worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
 def _seed(owner_url, n: int) -> list[str]:
     from sqlalchemy import text
 
@@ -161,17 +188,7 @@ def main() -> None:
         codes = _seed(owner_url, args.sensors)
         broker.start()
         status = home / "ingest.json"
-        env = {**os.environ, "DATABASE_URL": owner_url.render_as_string(hide_password=False),
-               "ONEMAP_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}", "ONEMAP_INGEST_CLIENT_ID": "bench-ingest",
-               "PYTHONPATH": str(ROOT)}
-        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "telemetry", "ingest", "--quiet",
-                                   "--status-file", str(status)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while not (read_status(status).get("broker") or {}).get("subscribed"):
-            if time.monotonic() > deadline:
-                raise SystemExit("the worker did not subscribe")
-            time.sleep(0.1)
+        worker = start_worker(owner_url, broker.port, status)
         counters = [mp.Value("q", 0) for _ in range(args.publishers)]
         share = [codes[i::args.publishers] for i in range(args.publishers)]
         procs = [mp.Process(target=_publish, args=(broker.port, share[i], args.rate / args.publishers, args.duration,
@@ -220,12 +237,7 @@ def main() -> None:
         }
         print(json.dumps(out))
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_worker(worker)
         broker.stop()
         shutil.rmtree(home, ignore_errors=True)
         drop_database(settings, name)

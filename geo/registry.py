@@ -19,6 +19,7 @@ import shapely
 from geoalchemy2.shape import from_shape
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInput, NotPermitted, OutsideJurisdiction
 from geo.models import Enterprise, HazardUnit, InventoryRow, ProtectionTarget, Region
@@ -34,7 +35,7 @@ from geo.vocab import (
     TARGET_KINDS,
 )
 
-__all__ = ["create_enterprise", "create_hazard_unit", "add_inventory_row", "create_protection_target",
+__all__ = ["as_connection", "create_enterprise", "create_hazard_unit", "add_inventory_row", "create_protection_target",
            "store_region", "db_errors"]
 
 # Constraint name -> the input field it guards.
@@ -46,7 +47,13 @@ _CONSTRAINT_FIELD = {
     "protection_targets_geom_valid": "geometry",
     "protection_targets_geom_type": "geometry",
     "regions_geom_valid": "geometry",
+    "sensors_code_key": "code",
 }
+
+
+def as_connection(bind: Session | Connection) -> Connection:
+    """The connection of a session (or the connection itself): the caller's transaction."""
+    return bind.connection() if isinstance(bind, Session) else bind
 
 
 @contextmanager

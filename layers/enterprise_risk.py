@@ -34,14 +34,12 @@ caller owns the transaction.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -68,7 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from geo import vocab
-from geo.errors import InvalidInput, NotFound
+from geo.errors import NotFound
 from geo.models import (
     Enterprise,
     EnterpriseRecord,
@@ -78,6 +76,7 @@ from geo.models import (
     RiskCell,
     Sensor,
 )
+from geo.rule_tables import fail, json_number, read_file, read_rows, require_empty, row_labels
 from layers.spatial import bbox_overlaps
 
 __all__ = [
@@ -248,71 +247,34 @@ class Rules:
         return "blue"
 
 
-def _fail(source: str, line: int, col: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"{source}:{line}.{col}", reason)
-
-
 def _number(text: str, source: str, line: int, col: str, *, integer: bool = False, minimum: float = 0.0,
             strict: bool = False) -> float:
     try:
         value = int(text) if integer else float(text)
     except ValueError:
         kind = "a whole number" if integer else "a number"
-        raise _fail(source, line, col, f"must be {kind}, got {text!r}") from None
+        raise fail(source, line, col, f"must be {kind}, got {text!r}") from None
     if not math.isfinite(value):
-        raise _fail(source, line, col, f"must be finite, got {text!r}")
+        raise fail(source, line, col, f"must be finite, got {text!r}")
     if value < minimum or (strict and value == minimum):
-        raise _fail(source, line, col, f"must be {'>' if strict else '>='} {minimum:g}, got {text!r}")
+        raise fail(source, line, col, f"must be {'>' if strict else '>='} {minimum:g}, got {text!r}")
     return value
 
 
 def _parse_value(factor: Factor, text: str, source: str, line: int) -> Any:
     if not text:
-        raise _fail(source, line, "value", f"required for factor {factor.name}")
+        raise fail(source, line, "value", f"required for factor {factor.name}")
     if factor.kind == "grade":
         value = _number(text, source, line, "value", integer=True, minimum=1)
         if value > 4:
-            raise _fail(source, line, "value", f"a major hazard grade is 1 (most severe) to 4, got {text!r}")
+            raise fail(source, line, "value", f"a major hazard grade is 1 (most severe) to 4, got {text!r}")
         return int(value)
     if factor.kind == "step":
         return _number(text, source, line, "value")
     if text not in factor.keys:
-        raise _fail(source, line, "value", f"unknown value {text!r} for factor {factor.name}; "
+        raise fail(source, line, "value", f"unknown value {text!r} for factor {factor.name}; "
                                            f"allowed: {', '.join(factor.keys)}")
     return text
-
-
-def _empty(row: dict, cols: Iterable[str], why: str, source: str, line: int) -> None:
-    for col in cols:
-        if row[col]:
-            raise _fail(source, line, col, f"must be empty {why}")
-
-
-def _labels(row: dict, source: str, line: int) -> tuple[str, str]:
-    for col in ("label_zh", "label_en"):
-        if not row[col]:
-            raise _fail(source, line, col, "required: what the row means, shown in explanations")
-    return row["label_zh"], row["label_en"]
-
-
-def _read_lines(text: str, source: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = [c.strip() for c in next(csv.reader(io.StringIO(line)))]
-        if header is None:
-            header = cells
-            if tuple(header) != _COLUMNS:
-                raise _fail(source, line_no, "header", f"columns must be {','.join(_COLUMNS)}; got {line.strip()!r}")
-            continue
-        if len(cells) != len(_COLUMNS):
-            raise _fail(source, line_no, "row", f"has {len(cells)} fields, expected {len(_COLUMNS)}")
-        rows.append((line_no, cells))
-    if header is None:
-        raise _fail(source, 1, "header", "no header row: the file is empty")
-    return header, rows
 
 
 def parse_rules(text: str, *, source: str = "rules") -> Rules:
@@ -332,82 +294,81 @@ def parse_rules(text: str, *, source: str = "rules") -> Rules:
     ...
     geo.errors.InvalidInput: rules:1.header: no header row: the file is empty
     """
-    _, lines = _read_lines(text, source)
+    lines = read_rows(text, source, _COLUMNS)
     score: list[ScoreRow] = []
     thresholds: dict[str, Threshold] = {}
     overrides: list[Override] = []
     seen: dict[tuple, int] = {}
     caps: dict[str, tuple[float | None, int]] = {}
-    for line, cells in lines:
-        row = dict(zip(_COLUMNS, cells, strict=True))
+    for line, row in lines:
         section = row["section"]
         if section == "colour":
-            _empty(row, ("factor", "value", "cap", "window_days", "min_count"), "on colour rows", source, line)
+            require_empty(row, ("factor", "value", "cap", "window_days", "min_count"), "on colour rows", source, line)
             colour = row["colour"]
             if colour not in ("red", "orange", "yellow"):
                 why = "blue is every score below yellow: no row" if colour == "blue" else f"unknown {colour!r}"
-                raise _fail(source, line, "colour", f"{why}; colour rows are red, orange, yellow")
+                raise fail(source, line, "colour", f"{why}; colour rows are red, orange, yellow")
             if colour in thresholds:
-                raise _fail(source, line, "colour", f"{colour} given twice (line {thresholds[colour].line})")
+                raise fail(source, line, "colour", f"{colour} given twice (line {thresholds[colour].line})")
             if not row["points"]:
-                raise _fail(source, line, "points", "required: the lowest score of the colour")
+                raise fail(source, line, "points", "required: the lowest score of the colour")
             thresholds[colour] = Threshold(colour, _number(row["points"], source, line, "points"),
-                                           *_labels(row, source, line), line)
+                                           *row_labels(row, source, line), line)
             continue
         if section not in ("score", "override"):
-            raise _fail(source, line, "section", f"unknown {section!r}; allowed: score, colour, override")
+            raise fail(source, line, "section", f"unknown {section!r}; allowed: score, colour, override")
         factor = FACTORS.get(row["factor"])
         if factor is None:
-            raise _fail(source, line, "factor", f"unknown factor {row['factor']!r}; known: {', '.join(FACTORS)}")
+            raise fail(source, line, "factor", f"unknown factor {row['factor']!r}; known: {', '.join(FACTORS)}")
         value = _parse_value(factor, row["value"], source, line)
         window = None
         if factor.windowed:
             if not row["window_days"]:
-                raise _fail(source, line, "window_days", f"required for factor {factor.name} (records count "
+                raise fail(source, line, "window_days", f"required for factor {factor.name} (records count "
                                                          "within the last N days)")
             window = int(_number(row["window_days"], source, line, "window_days", integer=True, minimum=1))
         elif row["window_days"]:
-            raise _fail(source, line, "window_days", f"only record factors (accident, enforcement, credit) "
+            raise fail(source, line, "window_days", f"only record factors (accident, enforcement, credit) "
                                                      f"have a window, not {factor.name}")
-        labels = _labels(row, source, line)
+        labels = row_labels(row, source, line)
         key = (section, factor.name, value)
         if key in seen:
-            raise _fail(source, line, "value", f"{section} row for {factor.name} = {row['value']} given twice "
+            raise fail(source, line, "value", f"{section} row for {factor.name} = {row['value']} given twice "
                                                f"(line {seen[key]})")
         seen[key] = line
         if section == "score":
-            _empty(row, ("min_count", "colour"), "on score rows", source, line)
+            require_empty(row, ("min_count", "colour"), "on score rows", source, line)
             if not row["points"]:
-                raise _fail(source, line, "points", "required on score rows")
+                raise fail(source, line, "points", "required on score rows")
             points = _number(row["points"], source, line, "points")
             cap = None
             if row["cap"]:
                 if factor.kind != "count":
-                    raise _fail(source, line, "cap", f"only counted factors have a cap, not {factor.name}")
+                    raise fail(source, line, "cap", f"only counted factors have a cap, not {factor.name}")
                 cap = _number(row["cap"], source, line, "cap")
             earlier = caps.setdefault(factor.name, (cap, line))
             if earlier[0] != cap:
-                raise _fail(source, line, "cap", f"differs from the cap of {factor.name} on line {earlier[1]}; "
+                raise fail(source, line, "cap", f"differs from the cap of {factor.name} on line {earlier[1]}; "
                                                  "a factor has one cap")
             score.append(ScoreRow(factor.name, value, points, cap, window, *labels, line))
         else:
-            _empty(row, ("points", "cap"), "on override rows", source, line)
+            require_empty(row, ("points", "cap"), "on override rows", source, line)
             if row["colour"] not in ("red", "orange", "yellow"):
-                raise _fail(source, line, "colour", f"an override raises to red, orange or yellow; got "
+                raise fail(source, line, "colour", f"an override raises to red, orange or yellow; got "
                                                     f"{row['colour']!r}")
             min_count = 1
             if row["min_count"]:
                 if factor.kind != "count":
-                    raise _fail(source, line, "min_count", f"only counted factors take a count, not {factor.name}")
+                    raise fail(source, line, "min_count", f"only counted factors take a count, not {factor.name}")
                 min_count = int(_number(row["min_count"], source, line, "min_count", integer=True, minimum=1))
             overrides.append(Override(factor.name, value, min_count, window, row["colour"], *labels, line))
     missing = [c for c in ("red", "orange", "yellow") if c not in thresholds]
     if missing:
-        raise _fail(source, lines[-1][0] if lines else 1, "colour", f"no colour row for {', '.join(missing)}")
+        raise fail(source, lines[-1][0] if lines else 1, "colour", f"no colour row for {', '.join(missing)}")
     red, orange, yellow = thresholds["red"], thresholds["orange"], thresholds["yellow"]
     for hi, lo in ((red, orange), (orange, yellow)):
         if not hi.min_score > lo.min_score:
-            raise _fail(source, hi.line, "points", f"the {hi.colour} threshold ({hi.min_score:g}) must be above "
+            raise fail(source, hi.line, "points", f"the {hi.colour} threshold ({hi.min_score:g}) must be above "
                                                    f"the {lo.colour} one ({lo.min_score:g})")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Rules(source, digest, tuple(score), (red, orange, yellow), tuple(overrides))
@@ -430,17 +391,7 @@ def load_rules(path: str | Path | None = None) -> Rules:
     """
     if path is None:
         return _default_rules()
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput("rules", f"cannot read {p.name}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_rules(text, source=p.name)
-
-
-def _num(x: float) -> int | float:
-    """A number for JSON: whole numbers as int (stable, readable)."""
-    return int(x) if float(x).is_integer() else round(float(x), 6)
+    return read_file(path, parse_rules)
 
 
 def rules_json(rules: Rules) -> dict[str, Any]:
@@ -449,11 +400,11 @@ def rules_json(rules: Rules) -> dict[str, Any]:
     for f in FACTORS.values():
         factors.append({
             "factor": f.name, "group": f.group, "kind": f.kind, "label_zh": f.zh, "label_en": f.en,
-            "values": list(f.keys) or None, "cap": None if rules.cap(f.name) is None else _num(rules.cap(f.name)),
-            "rows": [{"value": r.value, "points": _num(r.points), "window_days": r.window_days,
+            "values": list(f.keys) or None, "cap": None if rules.cap(f.name) is None else json_number(rules.cap(f.name)),
+            "rows": [{"value": r.value, "points": json_number(r.points), "window_days": r.window_days,
                       "label_zh": r.label_zh, "label_en": r.label_en} for r in rules.rows(f.name)],
         })
-    colours = [{"colour": t.colour, "min_score": _num(t.min_score), "label_zh": t.label_zh, "label_en": t.label_en}
+    colours = [{"colour": t.colour, "min_score": json_number(t.min_score), "label_zh": t.label_zh, "label_en": t.label_en}
                for t in rules.thresholds]
     colours.append({"colour": "blue", "min_score": 0, "label_zh": "蓝色（低风险）：黄色以下",
                     "label_en": "blue (low): below yellow"})
@@ -869,15 +820,15 @@ def assess(inp: Inputs, rules: Rules, ctx: Context, *, full: bool = True) -> Ass
     factors = []
     for name, spec in FACTORS.items():
         points, zh, en, rows, inputs = _COMPUTE[name](inp, rules, ctx)
-        f = {"factor": name, "label_zh": spec.zh, "label_en": spec.en, "points": _num(points), "detail": zh,
+        f = {"factor": name, "label_zh": spec.zh, "label_en": spec.en, "points": json_number(points), "detail": zh,
              "detail_en": en}
         if full:
             f["group"], f["inputs"] = spec.group, inputs
-            f["rules"] = [{"line": r.line, "value": r.value, "points": _num(r.points), "label_zh": r.label_zh,
+            f["rules"] = [{"line": r.line, "value": r.value, "points": json_number(r.points), "label_zh": r.label_zh,
                            "label_en": r.label_en} for r in rows]
         factors.append(f)
     factors.sort(key=lambda f: (-f["points"], _ORDER[f["factor"]]))
-    score = _num(sum(f["points"] for f in factors))
+    score = json_number(sum(f["points"] for f in factors))
     score_colour = rules.colour_of(score)
     colour = score_colour
     matched = []
@@ -1031,7 +982,7 @@ def explain(conn, enterprise_id: int, *, rules: Rules | None = None, today: date
         "enterprise_id": inp.id, "name": inp.name, "today": today.isoformat(),
         "colour": a.colour, "score": a.score, "score_colour": a.score_colour,
         "factors": a.factors, "overrides": a.overrides,
-        "thresholds": [{"colour": t.colour, "min_score": _num(t.min_score)} for t in rules.thresholds],
+        "thresholds": [{"colour": t.colour, "min_score": json_number(t.min_score)} for t in rules.thresholds],
         "stored": {"colour": inp.stored_colour, "score": inp.stored_score, "factors": inp.stored_factors,
                    "assessed_at": None if inp.assessed_at is None else inp.assessed_at.isoformat()},
         "current": _same(inp, a, stored),

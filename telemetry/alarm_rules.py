@@ -71,6 +71,10 @@ class Carry:
     on: dict[str, bool] = field(default_factory=dict)
     since: dict[str, float] = field(default_factory=dict)
 
+    def copy(self) -> Carry:
+        """An independent copy (a batch works on copies until it is committed)."""
+        return Carry(self.last_ts, self.last_value, self.run, dict(self.on), dict(self.since))
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -99,7 +99,7 @@ def _known(name: str | None) -> str | None:
         return None
     try:
         return chemicals.get(name).name_en
-    except (KeyError, Exception):
+    except Exception:  # not a chemical the model knows (the chemicals package says why)
         return None
 
 

@@ -30,7 +30,6 @@ into ``alarm_transitions`` with the actor ``system``.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -180,7 +179,7 @@ class AlarmEngine:
             open_ = {(r[1], r[2]): r for r in cur.fetchall()}
         work: dict[int, Carry] = {}
         for sid in {r.sensor_id for r in rows}:
-            c = copy.deepcopy(self.carry.get(sid)) if sid in self.carry else Carry()
+            c = self.carry[sid].copy() if sid in self.carry else Carry()
             if sid not in self.carry:  # first batch since start: open alarms are taken as "on"
                 for (s, rule), a in open_.items():
                     if s == sid and a[4] is None:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from geo.bodies import parse_body
 from geo.errors import InvalidInput, NotFound
+from geo.registry import as_connection as _conn
 from geo.registry import db_errors
 from layers.editing import StaleVersion
 from plume import chemicals
@@ -127,10 +128,6 @@ def parse_update(payload: Any) -> dict[str, Any]:
     return given
 
 
-def _conn(bind: Session | Connection) -> Connection:
-    return bind.connection() if isinstance(bind, Session) else bind
-
-
 _COLS = ("s.id, s.code, s.hazard_unit_id, h.name AS hazard_unit_name, h.enterprise_id, s.kind, s.unit, s.chemical, "
          "s.threshold_low, s.threshold_high, s.threshold_high_high, s.deadband, s.min_duration_s, s.interval_s, "
          "s.range_min, s.range_max, s.rate_limit, s.status, s.adcode, s.version, s.updated_at, "
@@ -183,8 +180,7 @@ def register(bind: Session | Connection, payload: Any) -> dict[str, Any]:
                         {"i": req.hazard_unit_id}).first()
     if unit is None:
         raise InvalidInput("hazard_unit_id", f"no current hazard unit {req.hazard_unit_id} in your jurisdiction")
-    if conn.execute(text("SELECT 1 FROM sensors WHERE code = :c"), {"c": req.code}).first() is not None:
-        raise InvalidInput("code", f"{req.code!r} is already registered")
+    # a code used anywhere (even out of sight) is refused by its unique key: db_errors names it
     v = req.model_dump()
     point = ("ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)" if req.lon is not None
              else "(SELECT geom FROM hazard_units WHERE id = :hazard_unit_id)")

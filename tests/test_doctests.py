@@ -8,7 +8,7 @@ import pytest
 MODULES = ["geo.crs", "geo.bodies", "geo.uscc", "geo.validate", "geo.h3grid", "geo.regions", "layers.hazards",
            "layers.glyphs", "workflows.hidden_dangers", "workflows.evidence", "workflows.random_draw",
            "workflows.credit_rules", "workflows.accident_reports", "telemetry.payloads", "telemetry.health",
-           "telemetry.alarm_rules", "workflows.alarms", "telemetry.registry"]
+           "telemetry.alarm_rules", "workflows.alarms", "telemetry.registry", "geo.rule_tables"]
 
 
 @pytest.mark.parametrize("name", MODULES)

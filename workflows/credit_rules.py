@@ -20,9 +20,7 @@ Vocabulary (``event`` → ``value``):
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from geo.errors import InvalidInput
+from geo.rule_tables import fail, json_number, read_file, read_rows, require_empty, row_labels
 
 __all__ = [
     "RULES_PATH", "MANUAL_KINDS", "EVENTS", "GRADES", "NOTE", "EventRule", "ListRule", "Grade", "Rules",
@@ -190,77 +188,40 @@ class Rules:
         return f"{self.source} (sha256 {self.sha256[:12]})"
 
 
-def _fail(source: str, line: int, col: str, reason: str) -> InvalidInput:
-    return InvalidInput(f"{source}:{line}.{col}", reason)
-
-
 def _number(text: str, source: str, line: int, col: str, *, integer: bool = False,
             lo: float | None = None, hi: float | None = None) -> float:
     try:
         value = float(int(text)) if integer else float(text)
     except ValueError:
-        raise _fail(source, line, col, f"must be {'a whole number' if integer else 'a number'}, got {text!r}") \
+        raise fail(source, line, col, f"must be {'a whole number' if integer else 'a number'}, got {text!r}") \
             from None
     if not math.isfinite(value):
-        raise _fail(source, line, col, f"must be finite, got {text!r}")
+        raise fail(source, line, col, f"must be finite, got {text!r}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise _fail(source, line, col, f"must be between {lo:g} and {hi:g}, got {text!r}")
+        raise fail(source, line, col, f"must be between {lo:g} and {hi:g}, got {text!r}")
     return value
-
-
-def _read(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
-    header = None
-    rows = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = [c.strip() for c in next(csv.reader(io.StringIO(line)))]
-        if header is None:
-            if tuple(cells) != _COLUMNS:
-                raise _fail(source, line_no, "header", f"columns must be {','.join(_COLUMNS)}; got {line.strip()!r}")
-            header = cells
-            continue
-        if len(cells) != len(_COLUMNS):
-            raise _fail(source, line_no, "row", f"has {len(cells)} fields, expected {len(_COLUMNS)}")
-        rows.append((line_no, dict(zip(_COLUMNS, cells, strict=True))))
-    if header is None:
-        raise _fail(source, 1, "header", "no header row: the file is empty")
-    return rows
-
-
-def _empty(row: dict, cols: tuple[str, ...], why: str, source: str, line: int) -> None:
-    for col in cols:
-        if row[col]:
-            raise _fail(source, line, col, f"must be empty {why}")
-
-
-def _labels(row: dict, source: str, line: int) -> tuple[str, str]:
-    for col in ("label_zh", "label_en"):
-        if not row[col]:
-            raise _fail(source, line, col, "required: what the row means, shown in explanations")
-    return row["label_zh"], row["label_en"]
 
 
 def _event_value(row: dict, source: str, line: int, *, allow_score: bool) -> tuple[str, str | None]:
     event = row["event"]
     if event == "score" and allow_score:
-        _empty(row, ("value",), "for event score", source, line)
+        require_empty(row, ("value",), "for event score", source, line)
         return event, None
     if event not in EVENTS:
         known = ", ".join([*EVENTS, *(["score"] if allow_score else [])])
-        raise _fail(source, line, "event", f"unknown event {event!r}; known: {known}")
+        raise fail(source, line, "event", f"unknown event {event!r}; known: {known}")
     if row["value"] not in EVENTS[event]:
-        raise _fail(source, line, "value", f"unknown value {row['value']!r} for event {event}; "
+        raise fail(source, line, "value", f"unknown value {row['value']!r} for event {event}; "
                                            f"allowed: {', '.join(EVENTS[event])}")
     return event, row["value"]
 
 
 def _window(row: dict, event: str, source: str, line: int) -> int | None:
     if event in ONGOING or event == "score":
-        _empty(row, ("window_days",), f"for {event} (it counts while it lasts)", source, line)
+        require_empty(row, ("window_days",), f"for {event} (it counts while it lasts)", source, line)
         return None
     if not row["window_days"]:
-        raise _fail(source, line, "window_days", f"required for event {event} (events count within the last N days)")
+        raise fail(source, line, "window_days", f"required for event {event} (events count within the last N days)")
     return int(_number(row["window_days"], source, line, "window_days", integer=True, lo=1, hi=3650))
 
 
@@ -283,7 +244,7 @@ def parse_rules(text: str, *, source: str = "rules") -> Rules:
     ...
     geo.errors.InvalidInput: rules:1.header: no header row: the file is empty
     """
-    lines = _read(text, source)
+    lines = read_rows(text, source, _COLUMNS)
     settings: dict[str, Any] = {}
     grades: dict[str, Grade] = {}
     events: list[EventRule] = []
@@ -293,75 +254,75 @@ def parse_rules(text: str, *, source: str = "rules") -> Rules:
     for line, row in lines:
         section, rule = row["section"], row["rule"]
         if section not in ("setting", "grade", "event", "blacklist"):
-            raise _fail(source, line, "section", f"unknown {section!r}; allowed: setting, grade, event, blacklist")
+            raise fail(source, line, "section", f"unknown {section!r}; allowed: setting, grade, event, blacklist")
         if section == "setting":
             if rule not in _SETTINGS:
-                raise _fail(source, line, "rule", f"unknown setting {rule!r}; known: {', '.join(_SETTINGS)}")
+                raise fail(source, line, "rule", f"unknown setting {rule!r}; known: {', '.join(_SETTINGS)}")
             if rule in settings:
-                raise _fail(source, line, "rule", f"setting {rule} given twice")
-            _empty(row, ("event", "window_days", "decay", "cap", "min_count"), "on setting rows", source, line)
+                raise fail(source, line, "rule", f"setting {rule} given twice")
+            require_empty(row, ("event", "window_days", "decay", "cap", "min_count"), "on setting rows", source, line)
             if rule == "removal":
-                _empty(row, ("points",), "on the removal setting (the word goes in value)", source, line)
+                require_empty(row, ("points",), "on the removal setting (the word goes in value)", source, line)
                 if row["value"] not in ("confirm", "auto"):
-                    raise _fail(source, line, "value", f"removal is confirm or auto, got {row['value']!r}")
+                    raise fail(source, line, "value", f"removal is confirm or auto, got {row['value']!r}")
                 settings[rule] = row["value"]
             else:
-                _empty(row, ("value",), f"on setting {rule} (the number goes in points)", source, line)
+                require_empty(row, ("value",), f"on setting {rule} (the number goes in points)", source, line)
                 if not row["points"]:
-                    raise _fail(source, line, "points", f"required: the value of {rule}")
+                    raise fail(source, line, "points", f"required: the value of {rule}")
                 lo, hi = _SETTINGS[rule]
                 settings[rule] = _number(row["points"], source, line, "points", integer=rule == "quiet_days",
                                          lo=lo, hi=hi)
             continue
         if not _RULE_ID.match(rule):
-            raise _fail(source, line, "rule", f"an id of letters, digits, _ or - (at most 20, starting with a "
+            raise fail(source, line, "rule", f"an id of letters, digits, _ or - (at most 20, starting with a "
                                               f"letter), got {rule!r}")
         if rule in ids:
-            raise _fail(source, line, "rule", f"id {rule} already used on line {ids[rule]}")
+            raise fail(source, line, "rule", f"id {rule} already used on line {ids[rule]}")
         ids[rule] = line
-        labels = _labels(row, source, line)
+        labels = row_labels(row, source, line)
         if section == "grade":
             if rule not in ("A", "B", "C"):
                 why = "D is every score below C: no row" if rule == "D" else f"unknown grade {rule!r}"
-                raise _fail(source, line, "rule", f"{why}; grade rows are A, B, C")
-            _empty(row, ("event", "value", "window_days", "decay", "cap", "min_count"), "on grade rows", source,
+                raise fail(source, line, "rule", f"{why}; grade rows are A, B, C")
+            require_empty(row, ("event", "value", "window_days", "decay", "cap", "min_count"), "on grade rows", source,
                    line)
             if not row["points"]:
-                raise _fail(source, line, "points", "required: the lowest score of the grade")
+                raise fail(source, line, "points", "required: the lowest score of the grade")
             grades[rule] = Grade(rule, _number(row["points"], source, line, "points"), *labels, line)
             continue
         if section == "event":
             event, value = _event_value(row, source, line, allow_score=False)
-            _empty(row, ("min_count",), "on event rows", source, line)
+            require_empty(row, ("min_count",), "on event rows", source, line)
             if not row["points"]:
-                raise _fail(source, line, "points", "required on event rows (negative: a deduction)")
+                raise fail(source, line, "points", "required on event rows (negative: a deduction)")
             points = _number(row["points"], source, line, "points", lo=-1000, hi=1000)
             if points == 0:
-                raise _fail(source, line, "points", "must not be 0 (leave the event out instead)")
+                raise fail(source, line, "points", "must not be 0 (leave the event out instead)")
             window = _window(row, event, source, line)
             decay = row["decay"] or "none"
             if decay not in ("none", "linear"):
-                raise _fail(source, line, "decay", f"none or linear, got {row['decay']!r}")
+                raise fail(source, line, "decay", f"none or linear, got {row['decay']!r}")
             if decay != "none" and window is None:
-                raise _fail(source, line, "decay", f"{event} has no window to decay over; leave decay empty")
+                raise fail(source, line, "decay", f"{event} has no window to decay over; leave decay empty")
             cap = None if not row["cap"] else _number(row["cap"], source, line, "cap", lo=0.01, hi=10000)
             key = ("event", event, value)
             if key in keys:
-                raise _fail(source, line, "value", f"event row for {event} = {value} given twice (line {keys[key]})")
+                raise fail(source, line, "value", f"event row for {event} = {value} given twice (line {keys[key]})")
             keys[key] = line
             events.append(EventRule(rule, event, value, points, window, decay, cap, *labels, line))
             continue
         event, value = _event_value(row, source, line, allow_score=True)
-        _empty(row, ("decay", "cap"), "on blacklist rows", source, line)
+        require_empty(row, ("decay", "cap"), "on blacklist rows", source, line)
         window = _window(row, event, source, line)
         threshold = None
         if event == "score":
-            _empty(row, ("min_count",), "for event score", source, line)
+            require_empty(row, ("min_count",), "for event score", source, line)
             if not row["points"]:
-                raise _fail(source, line, "points", "required for event score: the score below which it lists")
+                raise fail(source, line, "points", "required for event score: the score below which it lists")
             threshold = _number(row["points"], source, line, "points", lo=0, hi=1000)
         else:
-            _empty(row, ("points",), "on blacklist rows (but for event score)", source, line)
+            require_empty(row, ("points",), "on blacklist rows (but for event score)", source, line)
         min_count = 1
         if row["min_count"]:
             min_count = int(_number(row["min_count"], source, line, "min_count", integer=True, lo=1, hi=1000))
@@ -369,22 +330,22 @@ def parse_rules(text: str, *, source: str = "rules") -> Rules:
     last = lines[-1][0] if lines else 1
     missing = [s for s in _SETTINGS if s not in settings]
     if missing:
-        raise _fail(source, last, "rule", f"no setting row for {', '.join(missing)}")
+        raise fail(source, last, "rule", f"no setting row for {', '.join(missing)}")
     missing = [g for g in ("A", "B", "C") if g not in grades]
     if missing:
-        raise _fail(source, last, "rule", f"no grade row for {', '.join(missing)}")
+        raise fail(source, last, "rule", f"no grade row for {', '.join(missing)}")
     if not settings["floor"] <= settings["base"] <= settings["ceiling"] or settings["floor"] == settings["ceiling"]:
-        raise _fail(source, last, "points", f"settings must satisfy floor ({settings['floor']:g}) <= base "
+        raise fail(source, last, "points", f"settings must satisfy floor ({settings['floor']:g}) <= base "
                                             f"({settings['base']:g}) <= ceiling ({settings['ceiling']:g}), "
                                             "floor below ceiling")
     a, b, c = grades["A"], grades["B"], grades["C"]
     for hi, lo in ((a, b), (b, c)):
         if not hi.min_score > lo.min_score:
-            raise _fail(source, hi.line, "points", f"grade {hi.grade} ({hi.min_score:g}) must be above grade "
+            raise fail(source, hi.line, "points", f"grade {hi.grade} ({hi.min_score:g}) must be above grade "
                                                    f"{lo.grade} ({lo.min_score:g})")
     for g in (a, b, c):
         if not settings["floor"] < g.min_score <= settings["ceiling"]:
-            raise _fail(source, g.line, "points", f"grade {g.grade} ({g.min_score:g}) must lie above the floor "
+            raise fail(source, g.line, "points", f"grade {g.grade} ({g.min_score:g}) must lie above the floor "
                                                   f"({settings['floor']:g}) and at most the ceiling "
                                                   f"({settings['ceiling']:g})")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -410,35 +371,24 @@ def load_rules(path: str | Path | None = None) -> Rules:
     """
     if path is None:
         return _default_rules()
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput("rules", f"cannot read {p.name}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_rules(text, source=p.name)
-
-
-def _num(x: float | None) -> int | float | None:
-    if x is None:
-        return None
-    return int(x) if float(x).is_integer() else round(float(x), 6)
+    return read_file(path, parse_rules)
 
 
 def rules_json(rules: Rules) -> dict[str, Any]:
     """The rule table as JSON (``GET /credit/rules``)."""
     return {
         "source": rules.source, "sha256": rules.sha256, "note": NOTE,
-        "settings": {"base": _num(rules.base), "floor": _num(rules.floor), "ceiling": _num(rules.ceiling),
+        "settings": {"base": json_number(rules.base), "floor": json_number(rules.floor), "ceiling": json_number(rules.ceiling),
                      "quiet_days": rules.quiet_days, "removal": rules.removal},
-        "grades": [{"grade": g.grade, "min_score": _num(g.min_score), "label_zh": g.label_zh,
+        "grades": [{"grade": g.grade, "min_score": json_number(g.min_score), "label_zh": g.label_zh,
                     "label_en": g.label_en} for g in rules.grades]
-        + [{"grade": "D", "min_score": _num(rules.floor), "label_zh": "D级（严重失信）：C级以下，或列入黑名单",
+        + [{"grade": "D", "min_score": json_number(rules.floor), "label_zh": "D级（严重失信）：C级以下，或列入黑名单",
             "label_en": "D (seriously untrustworthy): below C, or on the blacklist"}],
-        "events": [{"rule": r.rule, "event": r.event, "value": r.value, "points": _num(r.points),
-                    "window_days": r.window_days, "decay": r.decay, "cap": _num(r.cap), "label_zh": r.label_zh,
+        "events": [{"rule": r.rule, "event": r.event, "value": r.value, "points": json_number(r.points),
+                    "window_days": r.window_days, "decay": r.decay, "cap": json_number(r.cap), "label_zh": r.label_zh,
                     "label_en": r.label_en} for r in rules.events],
         "blacklist": [{"rule": r.rule, "event": r.event, "value": r.value, "window_days": r.window_days,
-                       "min_count": r.min_count, "score_below": _num(r.threshold), "label_zh": r.label_zh,
+                       "min_count": r.min_count, "score_below": json_number(r.threshold), "label_zh": r.label_zh,
                        "label_en": r.label_en} for r in rules.blacklist],
         "vocabulary": {event: {k: {"zh": zh, "en": en} for k, (zh, en) in values.items()}
                        for event, values in EVENTS.items()},
@@ -448,18 +398,18 @@ def rules_json(rules: Rules) -> dict[str, Any]:
 def rules_markdown(rules: Rules | None = None) -> str:
     """The default rule table as Markdown (docs/WORKFLOWS.md embeds it; a test keeps the two equal)."""
     rules = rules or load_rules()
-    out = [f"Base {_num(rules.base)}, clipped to [{_num(rules.floor)}, {_num(rules.ceiling)}]; grades "
-           + ", ".join(f"{g.grade} ≥ {_num(g.min_score)}" for g in rules.grades)
+    out = [f"Base {json_number(rules.base)}, clipped to [{json_number(rules.floor)}, {json_number(rules.ceiling)}]; grades "
+           + ", ".join(f"{g.grade} ≥ {json_number(g.min_score)}" for g in rules.grades)
            + f", D below (and every listed enterprise); removal: {rules.removal} after {rules.quiet_days} quiet days.",
            "", "| rule | event | value | points | window (days) | decay | cap | meaning |",
            "|---|---|---|---|---|---|---|---|"]
     for r in rules.events:
         window = "while it lasts" if r.window_days is None else str(r.window_days)
-        out.append(f"| {r.rule} | {r.event} | {r.value} | {_num(r.points):+} | {window} | {r.decay} | "
-                   f"{'–' if r.cap is None else _num(r.cap)} | {r.label_zh} / {r.label_en} |")
+        out.append(f"| {r.rule} | {r.event} | {r.value} | {json_number(r.points):+} | {window} | {r.decay} | "
+                   f"{'–' if r.cap is None else json_number(r.cap)} | {r.label_zh} / {r.label_en} |")
     out += ["", "| blacklist rule | condition | window (days) | at least | meaning |", "|---|---|---|---|---|"]
     for r in rules.blacklist:
-        cond = f"score < {_num(r.threshold)}" if r.event == "score" else f"{r.event} = {r.value}"
+        cond = f"score < {json_number(r.threshold)}" if r.event == "score" else f"{r.event} = {r.value}"
         window = "–" if r.window_days is None else str(r.window_days)
         out.append(f"| {r.rule} | {cond} | {window} | {r.min_count} | {r.label_zh} / {r.label_en} |")
     return "\n".join(out)

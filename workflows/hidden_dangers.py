@@ -48,6 +48,7 @@ from geo.bodies import invalid_input
 from geo.context import RequestContext
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import HiddenDanger, HiddenDangerEvidence, HiddenDangerTransition
+from geo.registry import as_connection as _conn
 from geo.registry import db_errors
 from geo.vocab import DANGER_LEVELS, DANGER_UNRECTIFIED, REGION_LEVELS
 from layers.editing import StaleVersion
@@ -190,11 +191,6 @@ def is_overdue(status: str, deadline: dt.date | None, today: dt.date) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- the moves
-
-def _conn(bind: Session | Connection) -> Connection:
-    """The connection of a session (or the connection itself): the caller's transaction."""
-    return bind.connection() if isinstance(bind, Session) else bind
-
 
 def _person(ctx: RequestContext, what: str = "the hidden-danger workflow") -> None:
     """Refuse anonymous callers: ``what`` is for enterprise and regulator users."""
