@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.auth import TokenCache, VerifiedUsers
 from api.errors import install_error_handlers
 from api.middleware import RequestGuard
 from api.routes import (
@@ -34,8 +35,10 @@ from api.routes import (
     telemetry,
     tiles,
 )
+from api.tile_answers import TileFastPath
+from geo.aiodb import AsyncDatabase
 from geo.context import install
-from geo.db import app_url, make_engine, session_factory
+from geo.db import app_url, libpq_dsn, make_engine, session_factory
 from geo.settings import Settings, get_settings
 from layers.tiles import TileCache
 
@@ -55,7 +58,12 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
         live = await events.start_live(app)  # app.state.live: LISTEN/NOTIFY change feed and data versions
         app.state.tile_cache = TileCache(lambda table: live.version(table) if live.connected else None,
                                          max_bytes=settings.tile_cache_mb * 2**20)
+        app.state.verified_users = VerifiedUsers(lambda: live.version("users") if live.connected else None)
+        # pipelined reads for the hot paths (tiles): one round trip per request
+        app.state.reads = AsyncDatabase(libpq_dsn(app.state.engine.url), min_size=2, max_size=10)
+        await app.state.reads.open()
         yield
+        await app.state.reads.close()
         events.stop_live(app)
         if engine is None:
             app.state.engine.dispose()
@@ -67,8 +75,10 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.tokens = TokenCache(settings)
     install_error_handlers(app)
 
+    app.add_middleware(TileFastPath)  # inside RequestGuard: tiles still get a request id
     app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES)
 
     app.include_router(health.router)

@@ -299,7 +299,7 @@ def serve(
         threading.Thread(target=escalate_forever, args=(make_engine(url),), kwargs={"stop": stop},
                          name="onemap-escalation", daemon=True).start()
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", loop="uvloop", http="httptools")
     finally:
         stop.set()
 

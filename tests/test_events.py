@@ -239,14 +239,17 @@ def execute(env: Env, sql: str, **params) -> None:
         conn.execute(text(sql), params)
 
 
+# tables with row triggers, plus the derived layers whose writers bump their version themselves
+# (migration 0006: the risk surface and societal risk; 0013: latest sensor values; 0016: the users' rights)
+VERSIONED = set(ENTITIES) | {"risk_cells", "societal_risk", "sensor_latest", "users"}
+
+
 # --- the migration ------------------------------------------------------------------------
 
 def test_migration_creates_versions_and_triggers(env, settings):
     with env.owner.connect() as conn:
         tables = set(conn.execute(text("SELECT table_name FROM data_versions")).scalars())
-        # tables with row triggers, plus the derived layers whose writers bump their version
-        # themselves (migration 0006: the risk surface and societal risk; 0013: latest sensor values)
-        assert tables == set(ENTITIES) | {"risk_cells", "societal_risk", "sensor_latest"}
+        assert tables == VERSIONED
         triggers = set(conn.execute(text(
             "SELECT tgrelid::regclass::text || ':' || tgname FROM pg_trigger WHERE tgname LIKE '%\\_events\\_%'"
         )).scalars())
@@ -643,7 +646,7 @@ def test_listener_start_and_stop_are_idempotent(env):
     try:
         assert live.start(wait_s=WAIT_S) and live.start(wait_s=WAIT_S)
         assert backends() == 1
-        assert live.versions_snapshot().keys() == set(ENTITIES) | {"risk_cells", "societal_risk", "sensor_latest"}
+        assert live.versions_snapshot().keys() == VERSIONED
     finally:
         live.stop()
         live.stop()

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import oauth2_scheme
 from api.deps import SessionDep
+from api.reads import caller, read
 from layers.features import region_prefix
-from layers.nearby import MAX_RADIUS_M, WITHIN_LAYERS, nearest, region_stats, within
+from layers.nearby import (
+    MAX_RADIUS_M,
+    WITHIN_LAYERS,
+    nearest_query,
+    nearest_rows,
+    region_stats,
+    within,
+)
 
 router = APIRouter(tags=["spatial"])
 
@@ -55,15 +64,20 @@ def nearby_geometry(session: SessionDep, payload: NearbyBody) -> dict:
 
 
 @router.get("/nearest")
-def nearest_resources(session: SessionDep, lon: Lon, lat: Lat,
-                      kind: Annotated[Literal["rescue_teams", "supply_depots"], Query()] = "rescue_teams",
-                      n: Annotated[int, Query(ge=1, le=100)] = 10,
-                      item: Annotated[str | None, Query(min_length=1, max_length=100,
-                                                        description="depots holding this item")] = None,
-                      team_kind: Annotated[str | None, Query(max_length=40)] = None,
-                      crs: Annotated[str | None, Query(max_length=40)] = None) -> dict:
-    """The ``n`` nearest rescue teams or supply depots, straight-line (geodesic) distance."""
-    rows = nearest(session, kind=kind, lon=lon, lat=lat, n=n, item=item, team_kind=team_kind, crs=crs)
+async def nearest_resources(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)], lon: Lon, lat: Lat,
+                            kind: Annotated[Literal["rescue_teams", "supply_depots"], Query()] = "rescue_teams",
+                            n: Annotated[int, Query(ge=1, le=100)] = 10,
+                            item: Annotated[str | None, Query(min_length=1, max_length=100,
+                                                              description="depots holding this item")] = None,
+                            team_kind: Annotated[str | None, Query(max_length=40)] = None,
+                            crs: Annotated[str | None, Query(max_length=40)] = None) -> dict:
+    """The ``n`` nearest rescue teams or supply depots, straight-line (geodesic) distance.
+
+    One pipelined round trip (:mod:`api.reads`): context, user check and the KNN query together.
+    """
+    who = caller(request.app.state, token, getattr(request.state, "request_id", None))  # 401 before 422
+    sql, params = nearest_query(kind=kind, lon=lon, lat=lat, n=n, item=item, team_kind=team_kind, crs=crs)
+    rows = nearest_rows(await read(request.app.state, who, sql, params, dicts=True))
     return {"data": rows, "count": len(rows)}
 
 

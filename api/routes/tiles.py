@@ -13,64 +13,34 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from api.deps import ContextDep
-from api.etags import etag_matches
-from geo.context import apply_context
+from api.auth import oauth2_scheme
+from api.tile_answers import MVT, answer_tile
 from layers.catalogue import LAYERS, get_layer, style_json
-from layers.tiles import MAX_ZOOM, TileCache, check_tile, render_tile, tile_fields, visibility_key
+from layers.tiles import MAX_ZOOM, tile_fields
 
 router = APIRouter(tags=["tiles"])
 
-MVT = "application/vnd.mapbox-vector-tile"
 ZHEJIANG_BOUNDS = [118.0, 27.0, 123.3, 31.3]
-
-
-def _cache(request: Request) -> TileCache | None:
-    return getattr(request.app.state, "tile_cache", None)
 
 
 @router.get("/tiles/{layer}/{z}/{x}/{y}.mvt", response_class=Response,
             responses={200: {"content": {MVT: {}}}, 304: {"description": "not modified"},
                        404: {"description": "unknown layer or tile outside the matrix"}})
-def tile(request: Request, ctx: ContextDep,
-         layer: Annotated[str, Path(max_length=64)],
-         z: Annotated[int, Path(ge=-2**31, lt=2**31)], x: Annotated[int, Path(ge=-2**31, lt=2**31)],
-         y: Annotated[int, Path(ge=-2**31, lt=2**31)],
-         if_none_match: Annotated[str | None, Header()] = None) -> Response:
-    """One vector tile (WebMercatorQuad, 4096 units, 64-unit buffer)."""
-    lyr = get_layer(layer)
-    check_tile(z, x, y)
-    cache = _cache(request)
-    public = ctx.role == "public"
-    cache_control = "public, max-age=60" if public else "private, no-cache"
-    key = cache.key(lyr, z, x, y, visibility_key(ctx)) if cache is not None else None
-    if key is not None and not ctx.verify:  # anonymous: answered from memory, no database at all
-        response = _from_cache(cache, key, if_none_match, cache_control)
-        if response is not None:
-            return response
-    with request.app.state.engine.connect() as conn, conn.begin():
-        apply_context(conn, ctx)  # for a token: verifies the user in the same statement (401 if not active)
-        if key is not None:
-            response = _from_cache(cache, key, if_none_match, cache_control)
-            if response is not None:
-                return response
-        data = render_tile(conn, layer=lyr, z=z, x=x, y=y)
-    if key is None:  # data versions unknown (change feed down): never cache
-        return Response(data, media_type=MVT, headers={"Cache-Control": "no-store"})
-    entry = cache.put(key, data)
-    return Response(entry.data, media_type=MVT, headers={"ETag": entry.etag, "Cache-Control": cache_control})
+async def tile(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)],
+               layer: Annotated[str, Path(max_length=64)],
+               z: Annotated[int, Path(ge=-2**31, lt=2**31)], x: Annotated[int, Path(ge=-2**31, lt=2**31)],
+               y: Annotated[int, Path(ge=-2**31, lt=2**31)],
+               if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """One vector tile (WebMercatorQuad, 4096 units, 64-unit buffer).
 
-
-def _from_cache(cache: TileCache, key: tuple, if_none_match: str | None, cache_control: str) -> Response | None:
-    etag = cache.etag_for(key)
-    if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control})
-    entry = cache.get(key)
-    if entry is None:
-        return None
-    return Response(entry.data, media_type=MVT, headers={"ETag": entry.etag, "Cache-Control": cache_control})
+    Well-formed requests are usually answered by :class:`api.tile_answers.TileFastPath`
+    before they reach this route; both run :func:`api.tile_answers.answer_tile`.
+    """
+    answer = await answer_tile(request.app.state, layer=layer, z=z, x=x, y=y, token=token,
+                               if_none_match=if_none_match, request_id=getattr(request.state, "request_id", None))
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 @router.get("/tiles/{layer}.json")
