@@ -6,13 +6,16 @@ pre-ping, BEGIN, context, query and COMMIT as five exchanges. Here the same
 transaction is sent at once with psycopg's pipeline mode, and the answers
 come back together:
 
-    BEGIN; SELECT <verify user and> set_config(context…), set_config(serial plans);
-    <query>; COMMIT
+    SELECT <verify user and> set_config(context…), set_config(serial plans);  <query>;  Sync
 
-The context is :class:`geo.context.RequestContext`, applied with
-``set_config(..., true)`` inside the transaction exactly as
-:func:`geo.context.apply_context` does (nothing leaks to the next user of a
-pooled connection). With ``verify`` the first statement also answers whether
+In the extended query protocol a transaction opened by the first message
+lasts until the Sync that ends the pipeline (there is no BEGIN/COMMIT to
+send: the connections are in autocommit). The context is
+:class:`geo.context.RequestContext`, applied with ``set_config(..., true)``
+inside that transaction exactly as :func:`geo.context.apply_context` does,
+so it ends with it and nothing leaks to the next user of a pooled
+connection; should a driver ever sync between the two statements, the query
+would run with no context and row-level security would show it nothing. With ``verify`` the first statement also answers whether
 the token's user still holds those rights; the caller refuses the answer
 when it does not (:class:`geo.errors.NotAuthenticated`).
 
@@ -72,7 +75,7 @@ class AsyncDatabase:
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10, timeout_s: float = 10.0) -> None:
         self.pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, timeout=timeout_s,
                                         open=False, name="onemap-reads",
-                                        kwargs={"application_name": "onemap-reads"})
+                                        kwargs={"application_name": "onemap-reads", "autocommit": True})
 
     async def open(self) -> None:
         """Start the pool (connections are made in the background: a database still starting is fine)."""
@@ -99,11 +102,12 @@ class AsyncDatabase:
             try:
                 # the pool's context rolls back on an error and drops a broken connection
                 async with self.pool.connection() as conn:
+                    # autocommit + pipeline: no BEGIN/COMMIT; the server runs everything up to the
+                    # pipeline's one Sync as one transaction, and the settings end with it
                     async with conn.pipeline():
                         head = await conn.execute(first, ctx_params)
                         cur = conn.cursor(row_factory=dict_row) if dicts else conn.cursor()
                         await cur.execute(sql, params)
-                        await conn.commit()
                     ok = (await head.fetchone())[0]
                     rows = await cur.fetchall()
             except psycopg.OperationalError as exc:

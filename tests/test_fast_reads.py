@@ -219,3 +219,27 @@ def test_reads_survive_their_connections_being_killed(wclient, world):
     assert r.status_code == 200 and r.json()["count"] >= 1
     r = wclient.get(f"/tiles/rescue_teams/{z}/{x}/{y}.mvt", headers=auth)
     assert r.status_code == 200
+
+
+def test_the_context_lives_exactly_as_long_as_one_read(wclient):
+    """One pipelined read is one transaction: its settings hold for the query and are gone after it."""
+    from geo.context import RequestContext
+
+    reads = wclient.app.state.reads
+    ctx = RequestContext(role="county", jurisdiction="330211", actor="w.test")
+    probe = ("SELECT current_setting('onemap.role', true), current_setting('onemap.jurisdiction', true), "
+             "current_setting('max_parallel_workers_per_gather')")
+
+    async def go():
+        inside = await reads.read(ctx, probe, {})
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await reads.read(ctx, "SELECT 1 / 0", {})
+        after = []
+        for _ in range(4):  # the pool hands its connections out in turn: every one of them
+            async with reads.pool.connection() as conn:
+                after.append(await (await conn.execute(probe)).fetchone())
+        return inside, after
+
+    inside, after = wclient.portal.call(go)
+    assert inside == [("county", "330211", "0")]
+    assert all(row[0] in ("", None) and row[1] in ("", None) and row[2] != "0" for row in after), after
