@@ -20,23 +20,16 @@ from sqlalchemy import text
 
 from api.auth import TokenCache, VerifiedUsers, issue_token
 from api.tile_answers import TileFastPath
+from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn
 from geo.users import UserRecord, create_user
 from layers.catalogue import get_layer
 from layers.tiles import render_tile
 from tests.conftest import WORLD_PASSWORD, ZH
+from tests.telemetry_helpers import wait_for
 from tests.test_tiles_api import tile_of
 
 WAIT_S = 10.0
-
-
-def _wait_until(pred, what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _asgi(client, scope_path: str, headers: dict[str, str]):
@@ -72,8 +65,6 @@ def test_fast_path_answers_a_tile_with_the_bytes_the_database_makes(wclient, wor
     assert headers[b"etag"].startswith(b'"') and headers[b"cache-control"] == b"private, no-cache"
     user = wclient.app.state.tokens.user(wclient.as_["zhenhai"]["Authorization"].split()[1])
     with world_app_engine.connect() as conn, conn.begin():
-        from geo.context import apply_context
-
         apply_context(conn, user.context())
         expected = render_tile(conn, layer=get_layer("enterprises"), z=z, x=x, y=y)
     assert body == expected and len(body) > 0
@@ -145,7 +136,7 @@ def test_a_changed_user_loses_cached_tiles_and_nearest_as_soon_as_the_feed_says_
     before = live.version("users")
     with world_owner_engine.begin() as conn:
         conn.execute(text(change), {"u": username})
-    _wait_until(lambda: live.version("users") > before, "the users' version on the change feed")
+    wait_for(lambda: live.version("users") > before, WAIT_S, "the users' version on the change feed")
     assert not verified.holds(user, verified.version())
     r = wclient.get(path, headers=auth)  # the tile is still in the cache: refused all the same
     assert r.status_code == 401 and "log in again" in r.json()["detail"]
@@ -156,7 +147,7 @@ def test_a_changed_user_loses_cached_tiles_and_nearest_as_soon_as_the_feed_says_
 def test_login_bookkeeping_does_not_bump_the_users_version(wclient, world_owner_engine):
     live = wclient.app.state.live
     username = _new_user(world_owner_engine, "w.fast.quiet")
-    _wait_until(lambda: live.version("users") > 0, "a users' version")
+    wait_for(lambda: live.version("users") > 0, WAIT_S, "a users' version")
     time.sleep(0.3)
     before = live.version("users")
     bad = wclient.post("/auth/token", data={"username": username, "password": "wrong-password-1"})
@@ -167,7 +158,6 @@ def test_login_bookkeeping_does_not_bump_the_users_version(wclient, world_owner_
 
 
 def test_the_users_change_never_reaches_an_event_stream():
-    from geo.context import RequestContext
     from geo.events import parse, visible_to
 
     event = parse('{"t":"users","op":"UPDATE","n":0,"v":7,"k":"user.bulk","p":false,"a":[]}')
@@ -223,8 +213,6 @@ def test_reads_survive_their_connections_being_killed(wclient, world):
 
 def test_the_context_lives_exactly_as_long_as_one_read(wclient):
     """One pipelined read is one transaction: its settings hold for the query and are gone after it."""
-    from geo.context import RequestContext
-
     reads = wclient.app.state.reads
     ctx = RequestContext(role="county", jurisdiction="330211", actor="w.test")
     probe = ("SELECT current_setting('onemap.role', true), current_setting('onemap.jurisdiction', true), "
