@@ -8,6 +8,7 @@ Examples::
     onemap telemetry ingest                    # a service: MQTT -> readings (Ctrl-C / SIGTERM to stop)
     onemap telemetry simulate --sensors 100 --rate 1 --duration 60
     onemap telemetry health                    # the worker's status file (exit 1 when unhealthy)
+    onemap telemetry prune --keep-days 400 --archive-dir /srv/onemap/readings-archive
     onemap telemetry broker stop
 
 Bad options exit with code 2 and one line on stderr naming the option.
@@ -198,3 +199,43 @@ def health(status_file: Annotated[Path | None, typer.Option(help="the worker's s
     typer.echo(json.dumps(st, ensure_ascii=False, default=str))
     if not st["healthy"]:
         raise typer.Exit(1)
+
+
+@telemetry_app.command("prune")
+def prune_cmd(
+    keep_days: Annotated[int, typer.Option(help="days of readings to keep, today (China time) included")],
+    archive_dir: Annotated[Path | None, typer.Option(
+        help="where each removed day goes first, as gzip CSV (its SHA-256 is recorded)")] = None,
+    no_archive: Annotated[bool, typer.Option("--no-archive", help="drop old days without an archive")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be removed")] = False,
+) -> None:
+    """Archive and drop readings older than --keep-days (whole day partitions), each step recorded."""
+    from rich.console import Console
+
+    from api.cli_common import ensure_database
+    from geo.db import libpq_dsn, owner_url
+    from geo.errors import InvalidInput
+    from telemetry.retention import prune
+
+    if not dry_run and (archive_dir is None) == (not no_archive):
+        raise _fail("--archive-dir: give an archive directory, or --no-archive to drop without one")
+    if archive_dir is not None and no_archive:
+        raise _fail("--no-archive: not with --archive-dir")
+    settings = ensure_database()
+    console = Console(stderr=True)
+
+    def progress(step, i: int, n: int) -> None:
+        where = f" -> {step.archive} ({step.archive_bytes:,} bytes, sha256 {step.archive_sha256[:16]}…)" \
+            if step.archive is not None else " (no archive)"
+        console.print(f"[{i}/{n}] {step.partition}: {step.rows:,} readings removed{where}")
+
+    try:
+        steps = prune(libpq_dsn(owner_url(settings)), keep_days=keep_days,
+                      archive_dir=None if no_archive else archive_dir, dry_run=dry_run, progress=progress)
+    except InvalidInput as exc:
+        raise _fail(f"--{exc.field.replace('_', '-')}: {exc.reason}") from None
+    if dry_run:
+        for step in steps:
+            console.print(f"would remove {step.partition} (readings before {step.before:%Y-%m-%d %H:%M %Z})")
+    console.print(f"{'would remove' if dry_run else 'removed'} {len(steps)} step(s); "
+                  f"{sum(s.rows for s in steps):,} readings" + ("" if dry_run else " (recorded in reading_archives)"))
