@@ -10,9 +10,9 @@ grow; a later migration changes the CHECKs).
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0001"
 down_revision = None
@@ -327,14 +327,8 @@ CREATE INDEX enterprises_name_idx ON enterprises (name);
 """
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"app_role: {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
+    app_role = roles.app()
     op.execute(FUNCTIONS)
     op.execute(REGIONS)
     op.execute(ENTITIES)

@@ -24,9 +24,9 @@ role only the jurisdiction policy.
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0002"
 down_revision = "0001"
@@ -168,15 +168,9 @@ $$;
 """
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     for table in PLACED:
         op.execute(f"ALTER TABLE {table} ADD COLUMN is_public boolean NOT NULL DEFAULT false")
     op.execute(FUNCTIONS)

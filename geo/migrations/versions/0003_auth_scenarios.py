@@ -7,9 +7,9 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0003"
 down_revision = "0002"
@@ -85,15 +85,9 @@ ALTER TABLE scenarios FORCE ROW LEVEL SECURITY;
 """
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SQL)
     op.execute(f"CREATE POLICY scenarios_owner_maintenance ON scenarios TO {owner} USING (true) WITH CHECK (true)")
     expr = "onemap_visible(adcode, NULL, is_public)"
@@ -117,7 +111,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   SELECT u.id, u.username, u.password_hash, u.role, u.jurisdiction, u.enterprise_id, u.status
   FROM users u WHERE u.username = p_username
 $$""")
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
+    app_role = roles.app()
     op.execute(f"GRANT EXECUTE ON FUNCTION onemap_login_lookup(text) TO {app_role}")
     op.execute("ALTER TABLE users DROP COLUMN IF EXISTS locked_until")
     op.execute("ALTER TABLE users DROP COLUMN IF EXISTS failed_logins")

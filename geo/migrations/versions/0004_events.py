@@ -34,9 +34,9 @@ Kinds use the singular entity name: ``hidden_danger.created``,
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0004"
 down_revision = "0003"
@@ -205,14 +205,8 @@ HELPERS = ["onemap_events_place(text, jsonb)",
            "onemap_events_row_payload(text, text, text, text, bigint, jsonb, jsonb)"]
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
+    app_role = roles.app()
     op.execute(FUNCTIONS)
     values = ", ".join(f"('{table}')" for table in TRACKED)
     op.execute(f"INSERT INTO data_versions (table_name) VALUES {values}")

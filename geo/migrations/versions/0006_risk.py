@@ -34,9 +34,9 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0006"
 down_revision = "0005"
@@ -237,15 +237,9 @@ INSERT = {
 AUDITED = {"hazard_assessments": "id", "societal_risk": "enterprise_id"}
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     for table, key in AUDITED.items():
         op.execute(f"CREATE TRIGGER {table}_audit_insert AFTER INSERT ON {table} "

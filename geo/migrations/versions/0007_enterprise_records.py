@@ -38,9 +38,9 @@ Audited like every registry table.
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0007"
 down_revision = "0006"
@@ -114,15 +114,9 @@ READ = "onemap_visible(adcode, enterprise_id, is_public)"
 WRITE = "onemap_may_write(adcode, NULL)"  # NULL enterprise: regulators only, never the enterprise itself
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     op.execute(f"CREATE POLICY enterprise_records_owner_maintenance ON enterprise_records TO {owner} "
                "USING (true) WITH CHECK (true)")

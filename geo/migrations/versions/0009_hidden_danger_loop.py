@@ -64,9 +64,9 @@ update only ``transition_id`` (column privilege).
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0009"
 down_revision = "0008"
@@ -395,15 +395,9 @@ FUNCTIONS = ["onemap_hd_history_update()", "onemap_hd_history_insert()", "onemap
              "onemap_is_table_owner(oid)", "onemap_evidence_content_ok(text, bytea)"]
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     for table in ("hidden_danger_transitions", "hidden_danger_evidence"):
         op.execute(f"CREATE POLICY {table}_owner_maintenance ON {table} TO {owner} USING (true) WITH CHECK (true)")

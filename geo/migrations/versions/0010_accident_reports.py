@@ -46,9 +46,10 @@ record only the actions of people, an enterprise user only ``reported`` and
 from __future__ import annotations
 
 import importlib
-import re
 
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0010"
 down_revision = "0009"
@@ -299,15 +300,9 @@ PAYLOAD_0004 = _PAYLOAD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION",
 PAYLOAD_0010 = PAYLOAD_0004.replace(_ANCHOR, _BRANCH + _ANCHOR)
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     op.execute(PAYLOAD_0010)
     for table in ("accident_reports", "accident_report_updates"):

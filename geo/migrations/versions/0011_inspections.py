@@ -73,9 +73,9 @@ records. Audited, announced on /events (``inspector``, ``inspection_draw``,
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0011"
 down_revision = "0010"
@@ -611,15 +611,9 @@ FUNCTIONS = ["onemap_insp_task_history_update()", "onemap_insp_task_history_inse
              "onemap_insp_inspector_fill()", "onemap_insp_conflict_fill()"]
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     for table in TABLES:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")

@@ -54,9 +54,9 @@ listed, ``.updated`` with status ``removed`` when removed).
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0012"
 down_revision = "0011"
@@ -277,15 +277,9 @@ LIST_READ = f"{_ROLE} IS NOT NULL"  # a public list: anyone with a context, the 
 FUNCTIONS = ["onemap_blacklist_guard()", "onemap_blacklist_fill()", "onemap_credit_event_guard()"]
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     for table, (entity, key) in TRACKED.items():
         # trigger names: only the event triggers may contain "_events_" (tests/test_events.py lists them by

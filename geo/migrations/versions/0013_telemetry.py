@@ -42,9 +42,9 @@ unknown sensors, which no request context may.
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0013"
 down_revision = "0012"
@@ -166,15 +166,9 @@ REJECTS_READ = (f"({_ROLE} IN ('admin', 'province') AND (sensor_id IS NULL OR "
 REJECTS_INSERT = f"source = 'http' AND {_ROLE} IN ('admin', 'province', 'city', 'county', 'enterprise')"
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     for table in ("readings", "sensor_latest", "reading_rejects"):
         op.execute(f"CREATE POLICY {table}_owner_maintenance ON {table} TO {owner} USING (true) WITH CHECK (true)")

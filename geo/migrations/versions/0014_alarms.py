@@ -61,9 +61,10 @@ Audited; announced on ``/events`` as ``alarm.raised`` (insert),
 from __future__ import annotations
 
 import importlib
-import re
 
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0014"
 down_revision = "0013"
@@ -269,15 +270,9 @@ PAYLOAD_0014 = PAYLOAD_0010.replace(_ANCHOR, _BRANCH).replace(
     _STATUS, "'status', left(coalesce(n->>'status', n->>'state'), 40),\n    'rule', left(n->>'rule', 40),")
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     op.execute(PAYLOAD_0014)
     for table in ("alarms", "alarm_transitions"):

@@ -28,9 +28,9 @@ alarm. The map layer ``sensors`` (layers/catalogue.py) draws it.
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0015"
 down_revision = "0014"
@@ -59,14 +59,8 @@ WHERE s.valid_to IS NULL AND s.status = 'active';
 """
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
+    app_role = roles.app()
     op.execute(VIEW)
     op.execute(f"GRANT SELECT ON sensor_map TO {app_role}")
 

@@ -22,9 +22,9 @@ read.
 
 from __future__ import annotations
 
-import re
-
 from alembic import op
+
+from geo.migrations import roles
 
 revision = "0017"
 down_revision = "0016"
@@ -60,15 +60,9 @@ ALTER TABLE reading_archives FORCE ROW LEVEL SECURITY;
 """
 
 
-def _quote(ident: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", ident):
-        raise ValueError(f"role name {ident!r} is not a plain lower-case identifier")
-    return f'"{ident}"'
-
-
 def upgrade() -> None:
-    app_role = _quote(op.get_context().config.attributes.get("app_role", "onemap_app"))
-    owner = _quote(op.get_bind().exec_driver_sql("SELECT current_user").scalar())
+    app_role = roles.app()
+    owner = roles.owner()
     op.execute(SCHEMA)
     op.execute(f"CREATE POLICY reading_archives_owner_maintenance ON reading_archives TO {owner} "
                f"USING (true) WITH CHECK (true)")
