@@ -29,6 +29,7 @@ from geo.db import libpq_dsn, make_engine
 from geo.errors import InvalidInput
 from tests import test_hidden_danger_loop as hd
 from tests.conftest import ZH, _at, world_uscc
+from tests.lock_race import race_for_a_lock
 from tests.test_tiles_api import tile_of
 from workflows import blacklist
 from workflows.credit import CreditEventRow, assess, recompute
@@ -517,33 +518,10 @@ def test_two_recomputes_at_once_give_one_listing(w, loop):
     """Run A holds the credit lock until told to commit; run B waits for it, then finds the work done."""
     eid = w.enterprise()
     w.record(eid, "accident", "major", 20)
-    a_ready, a_commit = threading.Event(), threading.Event()
-    out: dict[str, object] = {}
-
-    def run(name: str, user: str, hold: bool) -> None:
-        ctx = loop.ctx(user)
-        try:
-            with loop.app_engine.connect() as conn, conn.begin():
-                apply_context(conn, ctx)
-                out[name] = recompute(conn, ids=[eid], ctx=ctx)
-                if hold:
-                    a_ready.set()
-                    assert a_commit.wait(10)
-        except Exception as exc:  # pragma: no cover - shown by the assertion below
-            out[name] = exc
-
-    a = threading.Thread(target=run, args=("a", "zhenhai", True))
-    a.start()
-    assert a_ready.wait(10)
-    b = threading.Thread(target=run, args=("b", "zhenhai2", False))
-    b.start()
-    b.join(0.5)
-    assert b.is_alive(), "run B must wait for A's lock"
-    a_commit.set()
-    a.join(10)
-    b.join(10)
-    assert len(out["a"].listed) == 1 and out["a"].changed == 1
-    assert out["b"].listed == [] and out["b"].changed == 0 and out["b"].records_written == 0
+    a, b = race_for_a_lock(loop.app_engine, loop.ctx("zhenhai"), loop.ctx("zhenhai2"),
+                           lambda conn, ctx: recompute(conn, ids=[eid], ctx=ctx), what="A's credit lock")
+    assert len(a.listed) == 1 and a.changed == 1
+    assert b.listed == [] and b.changed == 0 and b.records_written == 0
     assert len(w.entries(eid)) == 1
     assert len(w.rows("SELECT 1 FROM enterprise_records WHERE enterprise_id = :e AND kind = 'credit'", e=eid)) == 1
 

@@ -26,6 +26,7 @@ from geo.audit import verify_chain
 from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn, make_engine
 from tests.conftest import BL, XH, ZH, _at, regions_database, world_uscc
+from tests.lock_race import race_for_a_lock
 from workflows.errors import IllegalTransition
 from workflows.evidence import MAX_EVIDENCE_BYTES, MEDIA_TYPES
 from workflows.hidden_dangers import (
@@ -519,34 +520,10 @@ def test_two_officers_accepting_at_once_on_two_connections_one_wins(loop):
     """Officer A holds the row lock; officer B's accept waits for it, then finds the danger accepted."""
     hid = loop.report("ent")
     body = {"to": "accepted", "level": "general", "deadline": (loop.today + dt.timedelta(days=7)).isoformat()}
-    a_locked, a_commit = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
-
-    def officer(name: str, user: str, hold: bool) -> None:
-        ctx = loop.ctx(user)
-        try:
-            with loop.app_engine.connect() as conn, conn.begin():
-                apply_context(conn, ctx)
-                transition(conn, danger_id=hid, payload=body, ctx=ctx)
-                if hold:
-                    a_locked.set()
-                    assert a_commit.wait(10)
-            outcome[name] = "won"
-        except IllegalTransition as exc:
-            outcome[name] = exc
-
-    a = threading.Thread(target=officer, args=("a", "zhenhai", True))
-    a.start()
-    assert a_locked.wait(10)
-    b = threading.Thread(target=officer, args=("b", "zhenhai2", False))
-    b.start()
-    b.join(0.5)
-    assert b.is_alive(), "officer B must wait for A's row lock"
-    a_commit.set()
-    a.join(10)
-    b.join(10)
-    assert outcome["a"] == "won"
-    assert isinstance(outcome["b"], IllegalTransition) and outcome["b"].status == "accepted"
+    a, b = race_for_a_lock(loop.app_engine, loop.ctx("zhenhai"), loop.ctx("zhenhai2"),
+                           lambda conn, ctx: transition(conn, danger_id=hid, payload=body, ctx=ctx))
+    assert not isinstance(a, Exception), a
+    assert isinstance(b, IllegalTransition) and b.status == "accepted"
     with loop.owner.connect() as c:
         assert c.execute(text("SELECT count(*) FROM hidden_danger_transitions WHERE hidden_danger_id = :i "
                               "AND action = 'accepted'"), {"i": hid}).scalar() == 1

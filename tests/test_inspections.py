@@ -27,6 +27,7 @@ from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn, make_engine
 from geo.errors import InvalidInput
 from tests.conftest import BL, XH, ZH, _at, regions_database, world_uscc
+from tests.lock_race import race_for_a_lock
 from tests.test_hidden_danger_loop import _events
 from workflows.errors import IllegalTransition
 from workflows.inspections import DRAW_RULES, TASK_RULES, move_draw, rules_markdown
@@ -539,34 +540,10 @@ def test_two_officers_publishing_at_once_over_http_one_gets_409(w):
 def test_the_second_officer_waits_for_the_first_and_finds_the_draw_started(w):
     d = w.draw(seed=51)
     assert w.move("zh", d["id"], "published").status_code == 201
-    a_locked, a_commit = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
-
-    def officer(name: str, user: str, hold: bool) -> None:
-        ctx = w.ctx(user)
-        try:
-            with w.app_engine.connect() as conn, conn.begin():
-                apply_context(conn, ctx)
-                move_draw(conn, draw_id=d["id"], payload={"to": "started"}, ctx=ctx)
-                if hold:
-                    a_locked.set()
-                    assert a_commit.wait(10)
-            outcome[name] = "won"
-        except IllegalTransition as exc:
-            outcome[name] = exc
-
-    a = threading.Thread(target=officer, args=("a", "zh", True))
-    a.start()
-    assert a_locked.wait(10)
-    b = threading.Thread(target=officer, args=("b", "zh2", False))
-    b.start()
-    b.join(0.5)
-    assert b.is_alive(), "officer B must wait for A's row lock"
-    a_commit.set()
-    a.join(10)
-    b.join(10)
-    assert outcome["a"] == "won"
-    assert isinstance(outcome["b"], IllegalTransition) and outcome["b"].status == "in_progress"
+    a, b = race_for_a_lock(w.app_engine, w.ctx("zh"), w.ctx("zh2"),
+                           lambda conn, ctx: move_draw(conn, draw_id=d["id"], payload={"to": "started"}, ctx=ctx))
+    assert not isinstance(a, Exception), a
+    assert isinstance(b, IllegalTransition) and b.status == "in_progress"
 
 
 # ------------------------------------------------------------------------------------------ the database holds
