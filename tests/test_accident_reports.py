@@ -21,9 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from geo import vocab
 from geo.audit import verify_chain
 from geo.context import RequestContext, apply_context
-from geo.db import libpq_dsn, make_engine
-from tests.conftest import BL, XH, ZH, _at, regions_database, world_uscc
+from geo.db import libpq_dsn
+from tests.conftest import BL, XH, ZH, _at, world_uscc
 from tests.test_tiles_api import tile_of
+from tests.workflow_app import workflow_app
 from workflows.accident_reports import (
     CLOSED_BY,
     RULES,
@@ -88,41 +89,25 @@ class Desk:
 
 @pytest.fixture(scope="module")
 def desk(throwaway, settings):
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from geo.users import create_user
-
-    db = regions_database(throwaway)
-    owner = make_engine(db.owner_url)
-    app_engine = make_engine(db.app_url, pool_size=6, max_overflow=4)
-    ids: dict[str, int] = {}
-    with owner.begin() as c:
-        for key, (n, county, point) in ENTERPRISES.items():
-            ids[key] = c.execute(text(
-                "INSERT INTO enterprises (uscc, name, industry, scale, geom) "
-                f"VALUES (:u, :n, 'hazchem_storage', 'small', {_at(point, n, 45)}) RETURNING id"),
-                {"u": world_uscc(n, county), "n": f"快报测试企业{key}"}).scalar_one()
+    def populate(c) -> dict[str, int]:
+        ids = {key: c.execute(text(
+            "INSERT INTO enterprises (uscc, name, industry, scale, geom) "
+            f"VALUES (:u, :n, 'hazchem_storage', 'small', {_at(point, n, 45)}) RETURNING id"),
+            {"u": world_uscc(n, county), "n": f"快报测试企业{key}"}).scalar_one()
+            for key, (n, county, point) in ENTERPRISES.items()}
         ids["H1"] = c.execute(text(
             "INSERT INTO hazard_units (enterprise_id, name, kind, geom) "
             f"VALUES (:e, '液氯储罐区', 'storage', {_at(ZH, 420, 45)}) RETURNING id"), {"e": ids["E1"]}).scalar_one()
         ids["H2"] = c.execute(text(
             "INSERT INTO hazard_units (enterprise_id, name, kind, geom) "
             f"VALUES (:e, '甲苯储罐', 'storage', {_at(ZH, 410, 45)}) RETURNING id"), {"e": ids["E2"]}).scalar_one()
-        for name, (role, adcode, ent) in USERS.items():
-            create_user(c, username=f"a.{name}", password=PASSWORD, role=role, adcode=adcode,
-                        enterprise_uscc=world_uscc(ENTERPRISES[ent][0], ENTERPRISES[ent][1]) if ent else None)
-        now = c.execute(text("SELECT now()")).scalar_one()
-    with TestClient(create_app(settings, engine=app_engine)) as client:
-        auth = {}
-        for name in USERS:
-            r = client.post("/auth/token", data={"username": f"a.{name}", "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            auth[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        auth["public"] = {}
-        yield Desk(db, owner, client, ids, auth, now)
-    app_engine.dispose()
-    owner.dispose()
+        return ids
+
+    with workflow_app(throwaway, settings, users=USERS, enterprises=ENTERPRISES, prefix="a", password=PASSWORD,
+                      populate=populate) as app:
+        with app.owner.connect() as c:
+            now = c.execute(text("SELECT now()")).scalar_one()
+        yield Desk(app.db, app.owner, app.client, app.ids, app.auth, now)
 
 
 def _events(sub, rid: int, n: int, timeout_s: float = 10.0) -> list[str]:

@@ -25,8 +25,9 @@ from typer.testing import CliRunner
 from geo.audit import verify_chain
 from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn, make_engine
-from tests.conftest import BL, XH, ZH, _at, regions_database, world_uscc
+from tests.conftest import BL, XH, ZH, _at, world_uscc
 from tests.lock_race import race_for_a_lock
+from tests.workflow_app import workflow_app
 from workflows.errors import IllegalTransition
 from workflows.evidence import MAX_EVIDENCE_BYTES, MEDIA_TYPES
 from workflows.hidden_dangers import (
@@ -143,35 +144,18 @@ def png(size: int = 8, colour=(200, 30, 30)) -> bytes:
 
 @pytest.fixture(scope="module")
 def loop(throwaway, settings):
-    from fastapi.testclient import TestClient
+    def populate(c) -> dict[str, int]:
+        return {key: c.execute(text(
+            "INSERT INTO enterprises (uscc, name, industry, scale, geom) "
+            f"VALUES (:u, :n, 'hazchem_storage', 'small', {_at(point, n, 45)}) RETURNING id"),
+            {"u": world_uscc(n, county), "n": f"闭环测试企业{key}"}).scalar_one()
+            for key, (n, county, point) in ENTERPRISES.items()}
 
-    from api.app import create_app
-    from geo.users import create_user
-
-    db = regions_database(throwaway)
-    owner = make_engine(db.owner_url)
-    app_engine = make_engine(db.app_url, pool_size=6, max_overflow=4)
-    ids: dict[str, int] = {}
-    with owner.begin() as c:
-        for key, (n, county, point) in ENTERPRISES.items():
-            ids[key] = c.execute(text(
-                "INSERT INTO enterprises (uscc, name, industry, scale, geom) "
-                f"VALUES (:u, :n, 'hazchem_storage', 'small', {_at(point, n, 45)}) RETURNING id"),
-                {"u": world_uscc(n, county), "n": f"闭环测试企业{key}"}).scalar_one()
-        for name, (role, adcode, ent) in USERS.items():
-            create_user(c, username=f"l.{name}", password=PASSWORD, role=role, adcode=adcode,
-                        enterprise_uscc=world_uscc(ENTERPRISES[ent][0], ENTERPRISES[ent][1]) if ent else None)
-        today = c.execute(text("SELECT current_date")).scalar_one()
-    with TestClient(create_app(settings, engine=app_engine)) as client:
-        auth = {}
-        for name in USERS:
-            r = client.post("/auth/token", data={"username": f"l.{name}", "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            auth[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        auth["public"] = {}
-        yield Loop(db, owner, app_engine, client, ids, auth, today)
-    app_engine.dispose()
-    owner.dispose()
+    with workflow_app(throwaway, settings, users=USERS, enterprises=ENTERPRISES, prefix="l", password=PASSWORD,
+                      populate=populate) as app:
+        with app.owner.connect() as c:
+            today = c.execute(text("SELECT current_date")).scalar_one()
+        yield Loop(app.db, app.owner, app.app_engine, app.client, app.ids, app.auth, today)
 
 
 def _events(sub, hid: int, n: int, timeout_s: float = 10.0) -> list[dict]:

@@ -26,9 +26,10 @@ from geo.audit import verify_chain
 from geo.context import RequestContext, apply_context
 from geo.db import libpq_dsn, make_engine
 from geo.errors import InvalidInput
-from tests.conftest import BL, XH, ZH, _at, regions_database, world_uscc
+from tests.conftest import BL, XH, ZH, _at, world_uscc
 from tests.lock_race import race_for_a_lock
 from tests.test_hidden_danger_loop import _events
+from tests.workflow_app import workflow_app
 from workflows.errors import IllegalTransition
 from workflows.inspections import DRAW_RULES, TASK_RULES, move_draw, rules_markdown
 from workflows.random_draw import Stratum, TooFewInspectors, draw, result_digest, stratum_size
@@ -102,39 +103,21 @@ class World:
 
 @pytest.fixture(scope="module")
 def w(throwaway, settings):
-    from fastapi.testclient import TestClient
+    def populate(c) -> dict[str, int]:
+        return {key: c.execute(text(
+            "INSERT INTO enterprises (uscc, name, industry, scale, risk_colour, geom) "
+            f"VALUES (:u, :n, :i, 'small', :c, {_at(point, 40 * n + 30, 30 * n)}) RETURNING id"),
+            {"u": world_uscc(serial, county), "n": f"抽查测试企业{key}", "c": colour,
+             "i": "hazchem_storage" if n % 2 else "hazchem_production"}).scalar_one()
+            for n, (key, (serial, county, point, colour)) in enumerate(ENTERPRISES.items())}
 
-    from api.app import create_app
-    from geo.users import create_user
-
-    db = regions_database(throwaway)
-    owner = make_engine(db.owner_url)
-    app_engine = make_engine(db.app_url, pool_size=6, max_overflow=4)
-    ids: dict[str, int] = {}
-    with owner.begin() as c:
-        for n, (key, (serial, county, point, colour)) in enumerate(ENTERPRISES.items()):
-            ids[key] = c.execute(text(
-                "INSERT INTO enterprises (uscc, name, industry, scale, risk_colour, geom) "
-                f"VALUES (:u, :n, :i, 'small', :c, {_at(point, 40 * n + 30, 30 * n)}) RETURNING id"),
-                {"u": world_uscc(serial, county), "n": f"抽查测试企业{key}", "c": colour,
-                 "i": "hazchem_storage" if n % 2 else "hazchem_production"}).scalar_one()
-        for name, (role, adcode, ent) in USERS.items():
-            create_user(c, username=f"i.{name}", password=PASSWORD, role=role, adcode=adcode,
-                        enterprise_uscc=world_uscc(*ENTERPRISES[ent][:2]) if ent else None)
-    with TestClient(create_app(settings, engine=app_engine)) as client:
-        auth = {}
-        for name in USERS:
-            r = client.post("/auth/token", data={"username": f"i.{name}", "password": PASSWORD})
-            assert r.status_code == 200, r.text
-            auth[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        auth["public"] = {}
-        world = World(db, owner, app_engine, client, ids, auth)
+    with workflow_app(throwaway, settings, users=USERS, enterprises=ENTERPRISES, prefix="i", password=PASSWORD,
+                      populate=populate) as app:
+        world = World(app.db, app.owner, app.app_engine, app.client, app.ids, app.auth)
         world.roster = {n: world.inspector("zh", n, "330211", unit="镇海区应急管理局执法大队")
                         for n in ("甲", "乙", "丙", "丁", "戊")}
         world.xh_roster = [world.inspector("xh", n, "330106") for n in ("西一", "西二")]
         yield world
-    app_engine.dispose()
-    owner.dispose()
 
 
 def _task_of(d: dict, key_id: int) -> dict:
