@@ -19,7 +19,7 @@ accepted reading.
 
 :meth:`AlarmEngine.periodic` (every ``ONEMAP_ALARM_CHECK_S`` seconds):
 offline sensors (nothing received for ``interval_s × ONEMAP_ALARM_OFFLINE_FACTOR``,
-judged by arrival time, ``sensor_latest.received_at``, not by the readings'
+judged by arrival time, ``sensor_latest.heard_at``, not by the readings'
 own timestamps: a site replaying buffered old readings is reporting, and
 judging by ``ts`` made such a sensor flap offline/returned at every pass;
 a sensor that never reported is not offline), escalation of unacknowledged
@@ -77,14 +77,14 @@ WHERE a.id = x.id AND a.state <> 'cleared'"""
 _OFFLINE = """INSERT INTO alarms (sensor_id, hazard_unit_id, enterprise_id, adcode, geom, kind, rule, level, raised_at,
   value, threshold)
 SELECT s.id, s.hazard_unit_id, h.enterprise_id, s.adcode, s.geom, 'health', 'offline', 'blue', now(),
-  extract(epoch FROM now() - l.received_at), s.interval_s * %(k)s
+  extract(epoch FROM now() - l.heard_at), s.interval_s * %(k)s
 FROM sensors s JOIN sensor_latest l ON l.sensor_id = s.id LEFT JOIN hazard_units h ON h.id = s.hazard_unit_id
 WHERE s.status = 'active' AND s.valid_to IS NULL
-  AND l.received_at < now() - make_interval(secs => s.interval_s * %(k)s)
+  AND l.heard_at < now() - make_interval(secs => s.interval_s * %(k)s)
 ON CONFLICT (sensor_id, rule) WHERE state <> 'cleared' DO NOTHING"""
 _OFFLINE_AGAIN = """UPDATE alarms a SET returned_at = NULL FROM sensor_latest l, sensors s
 WHERE a.rule = 'offline' AND a.state <> 'cleared' AND a.returned_at IS NOT NULL AND l.sensor_id = a.sensor_id
-  AND s.id = a.sensor_id AND l.received_at < now() - make_interval(secs => s.interval_s * %(k)s)"""
+  AND s.id = a.sensor_id AND l.heard_at < now() - make_interval(secs => s.interval_s * %(k)s)"""
 _CLEAR_RETURNED = """UPDATE alarms SET state = 'cleared', cleared_at = now()
 WHERE state IN ('acknowledged', 'handled') AND returned_at IS NOT NULL"""
 _ESCALATE = """UPDATE alarms a SET escalation_level = x.target, escalated_at = now()

@@ -35,12 +35,19 @@ _TEMP = """CREATE TEMP TABLE IF NOT EXISTS onemap_readings_in (
 _INSERT = """INSERT INTO readings (sensor_id, ts, seq, value, quality, received_at, source)
 SELECT sensor_id, ts, seq, value, quality, received_at, %s FROM onemap_readings_in
 ON CONFLICT (sensor_id, ts) DO NOTHING"""
-_LATEST = """INSERT INTO sensor_latest AS l (sensor_id, ts, seq, value, quality, received_at)
-SELECT DISTINCT ON (sensor_id) sensor_id, ts, seq, value, quality, received_at
+# the newest reading per sensor moves only forward; heard_at (migration 0018) moves with any reading that arrives
+_LATEST = """INSERT INTO sensor_latest AS l (sensor_id, ts, seq, value, quality, received_at, heard_at)
+SELECT DISTINCT ON (sensor_id) sensor_id, ts, seq, value, quality, received_at,
+  max(received_at) OVER (PARTITION BY sensor_id)
 FROM onemap_readings_in ORDER BY sensor_id, ts DESC, received_at DESC
-ON CONFLICT (sensor_id) DO UPDATE SET ts = EXCLUDED.ts, seq = EXCLUDED.seq, value = EXCLUDED.value,
-  quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
-WHERE l.ts < EXCLUDED.ts"""
+ON CONFLICT (sensor_id) DO UPDATE SET
+  ts = CASE WHEN l.ts < EXCLUDED.ts THEN EXCLUDED.ts ELSE l.ts END,
+  seq = CASE WHEN l.ts < EXCLUDED.ts THEN EXCLUDED.seq ELSE l.seq END,
+  value = CASE WHEN l.ts < EXCLUDED.ts THEN EXCLUDED.value ELSE l.value END,
+  quality = CASE WHEN l.ts < EXCLUDED.ts THEN EXCLUDED.quality ELSE l.quality END,
+  received_at = CASE WHEN l.ts < EXCLUDED.ts THEN EXCLUDED.received_at ELSE l.received_at END,
+  heard_at = greatest(l.heard_at, EXCLUDED.heard_at)
+WHERE l.ts < EXCLUDED.ts OR l.heard_at < EXCLUDED.heard_at"""
 _REJECT = """INSERT INTO reading_rejects (received_at, source, topic, sensor_code, sensor_id, field, reason,
   payload_bytes, payload_excerpt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -25,7 +26,7 @@ from telemetry.alarms import AlarmEngine
 from telemetry.payloads import topic_for
 from telemetry.settings import TelemetrySettings
 from tests.conftest import build_world, world_client
-from tests.telemetry_helpers import CST, ThreadWorker, make_sensor, publish_all, wait_for
+from tests.telemetry_helpers import CST, ThreadWorker, make_sensor, publish_all, rows_of, wait_for
 from workflows.alarms import transition
 from workflows.errors import IllegalTransition
 
@@ -217,6 +218,28 @@ def test_rate_flatline_out_of_range_and_offline(mqtt_broker, aworld, aowner, ads
     assert len(_alarms(adsn, off_id)) == 1  # the periodic pass does not raise it twice
     # offline is judged by arrival, not by the readings' own (old) timestamps: the replaying sensor reports
     assert _alarms(adsn, late_id) == []
+
+
+def test_a_site_replaying_its_buffer_is_not_offline(mqtt_broker, aworld, aowner, adsn):
+    """Its newest reading stays put while older ones arrive: still heard from, so never offline (migration 0018)."""
+    sid, code = make_sensor(aowner, "H1", aworld, interval_s=1)
+    silent_id, silent = make_sensor(aowner, "H1", aworld, interval_s=1)
+    now = datetime.now(CST).replace(microsecond=0)
+    with ThreadWorker(mqtt_broker, adsn, "a-replay", alarm_check_s=0.2, alarm_offline_factor=2):
+        publish_all(mqtt_broker, _series(code, [1], start=now) + _series(silent, [1], start=now))
+        wait_for(lambda: rows_of(adsn, sid)[0] == 1, what="the newest reading")
+        # 4 s of the buffer, one older reading every 0.4 s: longer than the 2 s offline window
+        for i in range(10):
+            publish_all(mqtt_broker, _series(code, [i + 2], start=now - timedelta(minutes=30) + timedelta(seconds=i),
+                                             seq0=100 + i))
+            time.sleep(0.4)
+        wait_for(lambda: rows_of(adsn, sid)[0] == 11, what="the replayed readings")
+        wait_for(lambda: [a["rule"] for a in _alarms(adsn, silent_id)] == ["offline"], what="the silent one offline")
+    assert _alarms(adsn, sid) == []
+    with psycopg.connect(adsn) as conn:
+        ts, received, heard = conn.execute("SELECT ts, received_at, heard_at FROM sensor_latest WHERE sensor_id = %s",
+                                           (sid,)).fetchone()
+    assert ts == now and heard > received  # the newest reading kept; heard from since
 
 
 # ---------------------------------------------------------------------------- lifecycle over HTTP
