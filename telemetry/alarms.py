@@ -137,6 +137,10 @@ class AlarmEngine:
         self._params_at = -1e18
         self._last_periodic = time.monotonic()
 
+    def invalidate(self) -> None:
+        """Re-read the sensors' alarm settings at the next batch (the register changed)."""
+        self._params_at = -1e18
+
     def _refresh(self, conn: psycopg.Connection, ids: set[int]) -> None:
         now = time.monotonic()
         if now - self._params_at < _PARAMS_REFRESH_S and ids <= self.params.keys():

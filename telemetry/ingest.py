@@ -60,6 +60,7 @@ log = logging.getLogger("onemap.telemetry.ingest")
 CST = timezone(timedelta(hours=8))
 _PARTITION_EVERY_S = 3600.0
 _SENSOR_REFRESH_S = 60.0
+_SENSOR_VERSION_EVERY_S = 1.0  # how often the worker asks whether the sensor register changed
 _UNKNOWN_RETRY_S = 5.0
 
 
@@ -108,6 +109,8 @@ class IngestWorker:
         self._db_error: str | None = None
         self._sensors: dict[str, SensorInfo] = {}
         self._sensors_at = 0.0
+        self._version_at = -1e18
+        self._sensors_version: int | None = None
         self._unknown_at: dict[str, float] = {}
         self._partitions_at = 0.0
         self._last_commit: datetime | None = None
@@ -178,6 +181,19 @@ class IngestWorker:
 
     def _maintain(self, conn: psycopg.Connection) -> None:
         now = time.monotonic()
+        if now - self._version_at >= _SENSOR_VERSION_EVERY_S:
+            # a sensor added, retired or given new thresholds (the register, migration 0004's version):
+            # reload at once rather than at the next 60-s refresh
+            self._version_at = now
+            row = conn.execute("SELECT version FROM data_versions WHERE table_name = 'sensors'").fetchone()
+            conn.commit()
+            version = None if row is None else int(row[0])
+            if version != self._sensors_version:
+                if self._sensors_version is not None:
+                    log.info("sensor register changed (version %s): reloading sensors and alarm settings", version)
+                self._sensors_version = version
+                self._sensors_at = 0.0
+                self.alarms.invalidate()
         if now - self._partitions_at > _PARTITION_EVERY_S:
             made = ensure_partitions(conn, datetime.now(CST).date())
             conn.commit()

@@ -220,6 +220,23 @@ def test_rate_flatline_out_of_range_and_offline(mqtt_broker, aworld, aowner, ads
     assert _alarms(adsn, late_id) == []
 
 
+def test_new_thresholds_apply_from_the_next_reading(mqtt_broker, aworld, aowner, adsn):
+    """The register changes a threshold while the worker runs: the worker reloads within a second or so,
+    not at its 60-s refresh (the sensors' data version)."""
+    sid, code = make_sensor(aowner, "H1", aworld, threshold_high=25)
+    start = datetime.now(CST).replace(microsecond=0) - timedelta(seconds=30)
+    with ThreadWorker(mqtt_broker, adsn, "a-retune"):
+        publish_all(mqtt_broker, _series(code, [10], start=start))
+        wait_for(lambda: rows_of(adsn, sid)[0] == 1, what="the first reading")
+        with aowner.begin() as conn:
+            conn.execute(text("UPDATE sensors SET threshold_high = 5 WHERE id = :i"), {"i": sid})
+        time.sleep(1.5)  # the worker asks for the register's version once a second
+        publish_all(mqtt_broker, _series(code, [10], start=start + timedelta(seconds=1), seq0=1))
+        wait_for(lambda: [a["rule"] for a in _alarms(adsn, sid)] == ["high"], 10, "the high alarm at the new threshold")
+    (a,) = _alarms(adsn, sid)
+    assert a["threshold"] == 5 and a["value"] == 10
+
+
 def test_a_site_replaying_its_buffer_is_not_offline(mqtt_broker, aworld, aowner, adsn):
     """Its newest reading stays put while older ones arrive: still heard from, so never offline (migration 0018)."""
     sid, code = make_sensor(aowner, "H1", aworld, interval_s=1)
