@@ -50,6 +50,7 @@ from telemetry.alarm_scenarios import start_pending
 from telemetry.alarms import AlarmEngine
 from telemetry.health import write_status
 from telemetry.payloads import TOPIC_FILTER, Parsed, Reject, SensorInfo, parse_message
+from telemetry.retention import prune
 from telemetry.service import resolve
 from telemetry.settings import TelemetrySettings
 from telemetry.store import ensure_partitions, lookup_sensors, write_batch
@@ -113,6 +114,7 @@ class IngestWorker:
         self._sensors_version: int | None = None
         self._unknown_at: dict[str, float] = {}
         self._partitions_at = 0.0
+        self._pruning: threading.Thread | None = None
         self._last_commit: datetime | None = None
         self._started = datetime.now(UTC)
         self._status_at = 0.0
@@ -200,11 +202,31 @@ class IngestWorker:
             self._partitions_at = now
             if made:
                 log.info("made %d daily readings partition(s)", made)
+            self._start_prune()
         if now - self._sensors_at > _SENSOR_REFRESH_S:
             self._sensors = lookup_sensors(conn)
             conn.commit()
             self._sensors_at = now
             self._unknown_at.clear()
+
+    def _start_prune(self) -> None:
+        """Old readings archived and dropped in a thread of its own (a day's COPY must not stall ingest)."""
+        retention = self.settings.retention()
+        if retention is None or (self._pruning is not None and self._pruning.is_alive()):
+            return
+        keep_days, archive_dir = retention
+
+        def run() -> None:
+            try:
+                steps = prune(self.dsn, keep_days=keep_days, archive_dir=archive_dir)
+                if steps:
+                    log.info("pruned %d step(s), %d readings (kept %d days)", len(steps),
+                             sum(st.rows for st in steps), keep_days)
+            except Exception:  # logged; the next hour tries again
+                log.exception("pruning old readings failed; the partitions stay")
+
+        self._pruning = threading.Thread(target=run, name="onemap-prune", daemon=True)
+        self._pruning.start()
 
     def _sensors_for(self, conn: psycopg.Connection, codes: set[str]) -> dict[str, SensorInfo]:
         now = time.monotonic()

@@ -35,6 +35,12 @@ Variables
 ``ONEMAP_ALARM_ESCALATE_RED_S`` (300), ``_ORANGE_S`` (900), ``_YELLOW_S`` (1800), ``_BLUE_S`` (3600)
     An alarm not acknowledged this many seconds after it was raised goes up
     from the enterprise to the county; after twice as long to the city.
+``ONEMAP_READINGS_KEEP_DAYS`` (optional), ``ONEMAP_READINGS_ARCHIVE_DIR`` (optional)
+    With a number of days, the ingest worker prunes older readings itself once
+    an hour, in a thread of its own (``telemetry/retention.py``; the same as
+    ``onemap telemetry prune``): each day archived to gzip CSV in the archive
+    directory first, or dropped without an archive when no directory is set
+    and ``ONEMAP_READINGS_ARCHIVE_DIR=none``. Unset: nothing is pruned.
 ``ONEMAP_WEATHER_URL`` (optional), ``ONEMAP_WEATHER_DEFAULT`` (default ``D,3,45``)
     The weather of an automatic release scenario: a JSON station feed, else the
     default "stability class, wind speed m/s, direction the wind blows from °".
@@ -47,7 +53,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["TelemetrySettings", "get_telemetry_settings"]
@@ -77,6 +83,8 @@ class TelemetrySettings(BaseSettings):
     alarm_escalate_orange_s: float = Field(default=900.0, gt=0, le=86_400 * 7)
     alarm_escalate_yellow_s: float = Field(default=1800.0, gt=0, le=86_400 * 7)
     alarm_escalate_blue_s: float = Field(default=3600.0, gt=0, le=86_400 * 7)
+    readings_keep_days: int | None = Field(default=None, ge=2, le=36_500)
+    readings_archive_dir: str | None = None  # a directory, or "none" to drop without archives
     weather_url: str | None = None
     weather_default: str = Field(default="D,3,45", pattern=r"^[A-F],[0-9]+(\.[0-9]+)?,[0-9]+(\.[0-9]+)?$")
 
@@ -84,6 +92,29 @@ class TelemetrySettings(BaseSettings):
         """Seconds without acknowledgement before an alarm of each level goes to the county (×2: the city)."""
         return {"red": self.alarm_escalate_red_s, "orange": self.alarm_escalate_orange_s,
                 "yellow": self.alarm_escalate_yellow_s, "blue": self.alarm_escalate_blue_s}
+
+    @field_validator("readings_archive_dir")
+    @classmethod
+    def _archive_dir(cls, v: str | None) -> str | None:
+        if v is None or v.strip() == "":
+            return None
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _retention_needs_a_choice(self) -> TelemetrySettings:
+        # keeping N days without saying where the archives go is refused: no setting drops readings by surprise
+        if self.readings_keep_days is not None and self.readings_archive_dir is None:
+            raise ValueError("ONEMAP_READINGS_ARCHIVE_DIR: with ONEMAP_READINGS_KEEP_DAYS, give a directory for "
+                             "the archives, or 'none' to drop old readings without one")
+        return self
+
+    def retention(self) -> tuple[int, Path | None] | None:
+        """(days to keep, archive directory or None to drop without archives), or None: no pruning."""
+        if self.readings_keep_days is None or self.readings_archive_dir is None:
+            return None
+        if self.readings_archive_dir.lower() == "none":
+            return self.readings_keep_days, None
+        return self.readings_keep_days, Path(self.readings_archive_dir)
 
     @field_validator("mqtt_url")
     @classmethod

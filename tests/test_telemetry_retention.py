@@ -18,6 +18,7 @@ import subprocess
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import sleep
 
 import psycopg
 import pytest
@@ -27,7 +28,7 @@ from geo.db import libpq_dsn, make_engine
 from geo.errors import InvalidInput
 from telemetry.retention import CST, MIN_KEEP_DAYS, prune
 from tests.conftest import build_world
-from tests.telemetry_helpers import make_sensor
+from tests.telemetry_helpers import ThreadWorker, make_sensor, wait_for
 
 TODAY = datetime.now(CST).date()  # the ingest partitions (migration 0013) follow the real clock
 DAYS_AGO = (45, 40, 3, 1, 0)  # 45, 40: partitions made here; 3 and 60: in the default partition; 1, 0: the worker's
@@ -161,7 +162,8 @@ def test_archives_are_for_admin_and_province_only(rworld):
         app.dispose()
 
 
-def test_drop_without_archive_is_recorded_as_such(throwaway):
+def _one_reading_20_days_ago(throwaway) -> str:
+    """A world database of its own whose only old day (20 days ago) holds one reading; its owner DSN."""
     world = build_world(throwaway)
     engine = make_engine(world.db.owner_url)
     sid, _ = make_sensor(engine, "H1", world)
@@ -172,8 +174,27 @@ def test_drop_without_archive_is_recorded_as_such(throwaway):
         conn.execute("SELECT onemap_readings_ensure_partitions(%s, %s)", (old, old))
         conn.execute("INSERT INTO readings (sensor_id, ts, seq, value, source) VALUES (%s, %s, 1, 1.0, 'http')",
                      (sid, datetime.combine(old, time(12), CST)))
+    return dsn
+
+
+def test_drop_without_archive_is_recorded_as_such(throwaway):
+    dsn = _one_reading_20_days_ago(throwaway)
     steps = prune(dsn, keep_days=10, archive_dir=None, today=TODAY)
     assert [(s.partition, s.rows, s.archive) for s in steps] == [(part(20), 1, None)]
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT archive_path, archive_bytes, archive_sha256 FROM reading_archives").fetchone()
     assert row == (None, None, None)
+
+
+def test_the_ingest_worker_prunes_on_its_own_when_told_to(mqtt_broker, throwaway, tmp_path):
+    """ONEMAP_READINGS_KEEP_DAYS (+ an archive directory): the worker prunes in a thread of its own at start
+    and every hour; unset, nothing is pruned."""
+    dsn = _one_reading_20_days_ago(throwaway)
+    with ThreadWorker(mqtt_broker, dsn, "r-keep-all"):
+        sleep(1.0)
+    assert part(20) in _partitions(dsn)  # not configured: kept
+    with ThreadWorker(mqtt_broker, dsn, "r-prune", readings_keep_days=10, readings_archive_dir=str(tmp_path)):
+        wait_for(lambda: part(20) not in _partitions(dsn), 30, "the worker's prune")
+    assert (tmp_path / f"{part(20)}.csv.gz").exists()
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT partition_name, rows FROM reading_archives").fetchall() == [(part(20), 1)]
