@@ -28,13 +28,14 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from geo.context import RequestContext
 from geo.settings import Settings
 from geo.users import UserRecord, load_active_user
 
 __all__ = ["issue_token", "signing_key", "decode_token", "TokenCache", "VerifiedUsers", "token_user", "current_user",
-           "request_context", "CurrentUser", "ContextDep", "ALGORITHMS", "bearer_token"]
+           "request_context", "context_of", "CurrentUser", "ContextDep", "ALGORITHMS", "bearer_token"]
 
 ALGORITHMS = ["HS256"]  # the allow-list: 'none' and asymmetric confusion are refused
 _ISSUER = "onemap"
@@ -159,11 +160,9 @@ class VerifiedUsers:
 
 
 def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header (as FastAPI's OAuth2 scheme reads it)."""
-    if not authorization:
-        return None
-    scheme, _, param = authorization.partition(" ")
-    return param.strip() if scheme.lower() == "bearer" else None
+    """The token of an ``Authorization: Bearer <token>`` header, read as FastAPI's OAuth2 scheme reads it."""
+    scheme, param = get_authorization_scheme_param(authorization)
+    return param if scheme.lower() == "bearer" else None
 
 
 def token_user(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> UserRecord | None:
@@ -173,12 +172,7 @@ def token_user(request: Request, token: Annotated[str | None, Depends(oauth2_sch
     row in the request's own transaction (:func:`geo.context.apply_context`
     with ``verify``), or by :func:`current_user` where no transaction follows.
     """
-    if token is None:
-        return None
-    tokens: TokenCache | None = getattr(request.app.state, "tokens", None)
-    if tokens is not None:
-        return tokens.user(token)
-    return decode_token(token, request.app.state.settings)[0]
+    return None if token is None else request.app.state.tokens.user(token)
 
 
 def current_user(request: Request, user: Annotated[UserRecord | None, Depends(token_user)]) -> UserRecord | None:
@@ -201,7 +195,11 @@ def request_context(request: Request, user: Annotated[UserRecord | None, Depends
     A token's rights are verified by the first statement of the request's
     transaction (``verify=True``), not by a separate query.
     """
-    request_id = getattr(request.state, "request_id", None)
+    return context_of(user, getattr(request.state, "request_id", None))
+
+
+def context_of(user: UserRecord | None, request_id: str | None) -> RequestContext:
+    """The context of a token's user (verified by the first statement that sets it), or the anonymous one."""
     if user is None:
         return RequestContext(role="public", jurisdiction="00", actor="anonymous", request_id=request_id)
     return user.context(request_id, verify=True)

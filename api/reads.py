@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api.auth import context_of
 from geo.context import RequestContext
 from geo.users import UserRecord
 
@@ -37,22 +38,23 @@ def caller(state, token: str | None, request_id: str | None) -> Caller:
 
     ``state``: the app's state (``tokens``, ``verified_users``).
     """
-    if token is None:
-        ctx = RequestContext(role="public", jurisdiction="00", actor="anonymous", request_id=request_id)
-        return Caller(None, ctx, None, True)
-    user = state.tokens.user(token)
+    user = None if token is None else state.tokens.user(token)
+    if user is None:
+        return Caller(None, context_of(None, request_id), None, True)
     version = state.verified_users.version()  # read before the database check (see VerifiedUsers)
-    return Caller(user, user.context(request_id, verify=True), version,
-                  state.verified_users.holds(user, version))
+    return Caller(user, context_of(user, request_id), version, state.verified_users.holds(user, version))
 
 
-async def read(state, who: Caller, sql: str, params: Mapping[str, Any], *, dicts: bool = False) -> list:
+async def read(state, who: Caller, sql: str | None, params: Mapping[str, Any] | None = None, *,
+               dicts: bool = False) -> list:
     """Rows of ``sql`` as ``who`` sees them (one round trip; the user checked there unless trusted).
+
+    ``sql=None``: only the check of the user (nothing to read, say a tile already cached).
 
     Raises :class:`geo.errors.NotAuthenticated` when the user no longer holds
     the token's rights, :class:`geo.errors.DatabaseUnavailable` without a database.
     """
-    rows = await state.reads.read(who.ctx, sql, params, verified=who.trusted, dicts=dicts)
+    rows = await state.reads.read(who.ctx, sql, params or {}, verified=who.trusted, dicts=dicts)
     if not who.trusted:
         state.verified_users.remember(who.user, who.users_version)
     return rows

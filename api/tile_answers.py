@@ -39,7 +39,6 @@ from layers.tiles import TileCache, check_tile, tile_query, visibility_key
 __all__ = ["TileAnswer", "answer_tile", "TileFastPath", "MVT"]
 
 MVT = "application/vnd.mapbox-vector-tile"
-_NO_ROWS = "SELECT NULL::bytea"  # a tile outside the layer's zooms: still checks the user
 
 
 @dataclass(frozen=True)
@@ -66,30 +65,20 @@ async def answer_tile(state, *, layer: str, z: int, x: int, y: int, token: str |
     cache: TileCache | None = getattr(state, "tile_cache", None)
     cache_control = "public, max-age=60" if who.user is None else "private, no-cache"
     key = cache.key(lyr, z, x, y, visibility_key(who.ctx)) if cache is not None else None
-    if key is not None and who.trusted:  # answered from memory, no database at all
-        answer = _from_cache(cache, key, if_none_match, cache_control)
-        if answer is not None:
-            return answer
-    query = tile_query(lyr, z, x, y)
-    sql, params = query if query is not None else (_NO_ROWS, {})
-    rows = await read(state, who, sql, params)  # NotAuthenticated if the user lost its rights
-    data = bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
-    if key is None:  # data versions unknown (change feed down): never cache
-        return TileAnswer(200, (("content-type", MVT), ("cache-control", "no-store")), data)
-    if etag_matches(if_none_match, cache.etag_for(key)):
+    if key is not None and who.trusted and etag_matches(if_none_match, cache.etag_for(key)):
         return TileAnswer(304, (("etag", cache.etag_for(key)), ("cache-control", cache_control)), b"")
-    entry = cache.put(key, data)
-    return TileAnswer(200, (("content-type", MVT), ("etag", entry.etag), ("cache-control", cache_control)),
-                      entry.data)
-
-
-def _from_cache(cache: TileCache, key: tuple, if_none_match: str | None, cache_control: str) -> TileAnswer | None:
-    etag = cache.etag_for(key)
-    if etag_matches(if_none_match, etag):
-        return TileAnswer(304, (("etag", etag), ("cache-control", cache_control)), b"")
-    entry = cache.get(key)
-    if entry is None:
-        return None
+    entry = cache.get(key) if key is not None else None
+    if entry is None or not who.trusted:
+        # one round trip: the tile (unless cached) and, for a user not yet trusted, the check of its rights
+        query = tile_query(lyr, z, x, y) if entry is None else None  # None too outside the layer's zooms
+        rows = await read(state, who, *(query or (None,)))  # NotAuthenticated if the user lost them
+        if entry is None:
+            data = bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
+            if key is None:  # data versions unknown (change feed down): never cache
+                return TileAnswer(200, (("content-type", MVT), ("cache-control", "no-store")), data)
+            entry = cache.put(key, data)
+    if etag_matches(if_none_match, entry.etag):
+        return TileAnswer(304, (("etag", entry.etag), ("cache-control", cache_control)), b"")
     return TileAnswer(200, (("content-type", MVT), ("etag", entry.etag), ("cache-control", cache_control)),
                       entry.data)
 

@@ -634,14 +634,14 @@ async def _pipelined_reads(app_dsn: str, user, layer, warmup: list, floor_tiles:
     out: dict = {}
     try:
         for t in warmup[:10]:
-            await reads.scalar(ctx, *tile_query(layer, *t[:3]))
+            await reads.read(ctx, *tile_query(layer, *t[:3]))
         for z in (11, 14):
             for label, trusted in (("checked", False), ("trusted", True)):
                 ts = []
                 for t in floor_tiles[z]:
                     sql, params = tile_query(layer, *t)
                     t0 = time.perf_counter()
-                    await reads.scalar(ctx, sql, params, verified=trusted)
+                    await reads.read(ctx, sql, params, verified=trusted)
                     ts.append(time.perf_counter() - t0)
                 out[f"tile_read_z{z}_{label}_ms"] = summary_ms(ts)
         if knn_points:
@@ -660,11 +660,12 @@ async def _pipelined_reads(app_dsn: str, user, layer, warmup: list, floor_tiles:
 
 
 def measure_database(db: BenchDB, cfg: Config, settings: Settings, args, logdir: Path) -> dict:
-    from geo.context import apply_context, install
-    from geo.db import session_factory
+    from geo.context import apply_context, context_parameters, context_statement, install
+    from geo.db import psycopg_sql, session_factory
     from geo.users import load_active_user
     from layers.catalogue import LAYERS
     from layers.features import ListQuery, count_features, list_features
+    from layers.nearby import nearest_query
     from layers.tiles import render_tile
 
     out: dict = {"database": db.name, "enterprises": db.enterprises,
@@ -750,13 +751,9 @@ def measure_database(db: BenchDB, cfg: Config, settings: Settings, args, logdir:
     query = ListQuery(bbox=tuple(bbox), limit=10_000)
     ours_items_sql = our_session_sql(lambda s: (list_features(s, layer=enterprises, query=query, geojson=True),
                                                 count_features(s, layer=enterprises, query=query)))
-    knn_sql = None
-    try:
-        from layers.nearby import nearest
-        knn_sql = [our_session_sql(lambda s, p=p: nearest(s, kind="rescue_teams", lon=p[0], lat=p[1], n=10))
-                   for p in knn_points]
-    except ImportError:
-        pass
+    # /nearest's own statement (what the route pipelines), after the same context statement
+    context = (psycopg_sql(("context", False), lambda: context_statement(verify=False))[0], context_parameters(ctx))
+    knn_sql = [[context, nearest_query(kind="rescue_teams", lon=p[0], lat=p[1], n=10)] for p in knn_points]
     capture_engine.dispose()
 
     tipg_sql = None

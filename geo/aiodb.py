@@ -34,35 +34,18 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from geo.context import RequestContext
+from geo.context import RequestContext, context_parameters, context_statement
+from geo.db import psycopg_sql
 from geo.errors import DatabaseUnavailable, NotAuthenticated
 
-__all__ = ["AsyncDatabase", "context_parameters"]
+__all__ = ["AsyncDatabase"]
 
 log = logging.getLogger(__name__)
 
-_SET = ("set_config('onemap.role', %(role)s, true), set_config('onemap.jurisdiction', %(jurisdiction)s, true), "
-        "set_config('onemap.enterprise_id', %(enterprise_id)s, true), set_config('onemap.user_id', %(user_id)s, true), "
-        "set_config('onemap.actor', %(actor)s, true), set_config('onemap.request_id', %(request_id)s, true)")
-_SERIAL = "set_config('max_parallel_workers_per_gather', '0', true)"
-_CONTEXT = f"SELECT true, {_SET}, {_SERIAL}"
-# the same check as geo.context.apply_context(verify=True), in the same statement as the context
-_VERIFY_CONTEXT = (
-    "SELECT EXISTS (SELECT 1 FROM onemap_login_lookup(%(actor)s) u WHERE u.status = 'active' AND u.id = %(uid)s "
-    "AND u.role = %(role)s AND u.jurisdiction = %(jurisdiction)s AND u.enterprise_id IS NOT DISTINCT FROM %(eid)s), "
-    f"{_SET}, {_SERIAL}"
-)
-
-
-def context_parameters(ctx: RequestContext) -> dict[str, Any]:
-    """The bound parameters of the context statement for ``ctx``."""
-    return {
-        "role": ctx.role, "jurisdiction": ctx.jurisdiction,
-        "enterprise_id": "" if ctx.enterprise_id is None else str(ctx.enterprise_id),
-        "user_id": "" if ctx.user_id is None else str(ctx.user_id),
-        "actor": ctx.actor, "request_id": ctx.request_id or "",
-        "uid": ctx.user_id, "eid": ctx.enterprise_id,
-    }
+_SERIAL = ", set_config('max_parallel_workers_per_gather', '0', true)"  # serial plans (layers.spatial)
+# geo.context's statement, compiled once for psycopg, with parallel query off in the same statement
+_CONTEXT = psycopg_sql(("context", False), lambda: context_statement(verify=False))[0] + _SERIAL
+_VERIFY_CONTEXT = psycopg_sql(("context", True), lambda: context_statement(verify=True))[0] + _SERIAL
 
 
 class AsyncDatabase:
@@ -84,11 +67,12 @@ class AsyncDatabase:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def read(self, ctx: RequestContext, sql: str, params: Mapping[str, Any] | Sequence[Any], *,
+    async def read(self, ctx: RequestContext, sql: str | None, params: Mapping[str, Any] | Sequence[Any] = (), *,
                    verified: bool = False, dicts: bool = False) -> list:
         """Rows of one read-only ``sql`` under ``ctx``, with parallel query off, in one round trip.
 
-        Rows are tuples, or dicts by column name with ``dicts``.
+        Rows are tuples, or dicts by column name with ``dicts``; ``sql=None``
+        only checks the user (no rows).
         ``verified``: the caller already knows the token's user holds these
         rights (skip the check even when ``ctx.verify``). Raises
         :class:`NotAuthenticated` when the check fails, and
@@ -107,9 +91,10 @@ class AsyncDatabase:
                     async with conn.pipeline():
                         head = await conn.execute(first, ctx_params)
                         cur = conn.cursor(row_factory=dict_row) if dicts else conn.cursor()
-                        await cur.execute(sql, params)
-                    ok = (await head.fetchone())[0]
-                    rows = await cur.fetchall()
+                        if sql is not None:
+                            await cur.execute(sql, params)
+                    ok = (await head.fetchone())[0] if check else True
+                    rows = await cur.fetchall() if sql is not None else []
             except psycopg.OperationalError as exc:
                 if attempt == 1 and conn is not None and conn.broken:
                     log.warning("aiodb: connection lost (%s); checking the pool and retrying once", exc)
@@ -122,9 +107,3 @@ class AsyncDatabase:
                 raise NotAuthenticated("user unknown, disabled or changed: log in again")
             return rows
         raise AssertionError("unreachable")
-
-    async def scalar(self, ctx: RequestContext, sql: str, params: Mapping[str, Any] | Sequence[Any], *,
-                     verified: bool = False) -> Any:
-        """The first column of the first row of :meth:`read` (None without rows)."""
-        rows = await self.read(ctx, sql, params, verified=verified)
-        return rows[0][0] if rows else None

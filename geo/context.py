@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, TextClause, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.errors import InvalidInput, NotAuthenticated
+from geo.errors import InvalidInput, NotAuthenticated, NotPermitted
 from geo.regions import is_adcode
 
-__all__ = ["RequestContext", "apply_context", "install", "ROLES"]
+__all__ = ["RequestContext", "apply_context", "context_statement", "context_parameters", "require_signed_in",
+           "install", "ROLES"]
 
 ROLES = ("admin", "province", "city", "county", "enterprise", "public")
 _PREFIX = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
@@ -68,6 +70,26 @@ _VERIFY_AND_SET = text(
 )
 
 
+def context_statement(*, verify: bool) -> TextClause:
+    """The statement that sets the context (with ``verify``: its first column says whether the user holds it).
+
+    Bound with :func:`context_parameters`. The one definition of the context:
+    :func:`apply_context` runs it through SQLAlchemy, :mod:`geo.aiodb` compiles it for its pipelined reads.
+    """
+    return _VERIFY_AND_SET if verify else _SET
+
+
+def context_parameters(ctx: RequestContext) -> dict[str, Any]:
+    """The bound parameters of :func:`context_statement` for ``ctx``."""
+    return {
+        "role": ctx.role, "jurisdiction": ctx.jurisdiction,
+        "enterprise_id": "" if ctx.enterprise_id is None else str(ctx.enterprise_id),
+        "user_id": "" if ctx.user_id is None else str(ctx.user_id),
+        "actor": ctx.actor, "request_id": ctx.request_id or "",
+        "uid": ctx.user_id, "eid": ctx.enterprise_id,
+    }
+
+
 def apply_context(conn: Connection | Session, ctx: RequestContext) -> None:
     """Set the context for the current transaction of ``conn``.
 
@@ -76,18 +98,15 @@ def apply_context(conn: Connection | Session, ctx: RequestContext) -> None:
     enterprise; if not, :class:`~geo.errors.NotAuthenticated` — so a disabled
     user's token stops working at its next request, at no extra round trip.
     """
-    params = {
-        "role": ctx.role, "jurisdiction": ctx.jurisdiction,
-        "enterprise_id": "" if ctx.enterprise_id is None else str(ctx.enterprise_id),
-        "user_id": "" if ctx.user_id is None else str(ctx.user_id),
-        "actor": ctx.actor, "request_id": ctx.request_id or "",
-    }
-    if not ctx.verify:
-        conn.execute(_SET, params)
-        return
-    ok = conn.execute(_VERIFY_AND_SET, {**params, "uid": ctx.user_id, "eid": ctx.enterprise_id}).scalar()
-    if not ok:
+    result = conn.execute(context_statement(verify=ctx.verify), context_parameters(ctx))
+    if ctx.verify and not result.scalar():
         raise NotAuthenticated("user unknown, disabled or changed: log in again")
+
+
+def require_signed_in(ctx: RequestContext, what: str) -> None:
+    """Refuse anonymous callers: ``what`` is for enterprise and regulator users."""
+    if ctx.role == "public":
+        raise NotPermitted(f"log in: {what} is for enterprise and regulator users")
 
 
 def install(factory: sessionmaker) -> sessionmaker:

@@ -10,13 +10,18 @@ Three connections, three roles:
 
 from __future__ import annotations
 
-from sqlalchemy import URL, Engine, create_engine, make_url, text
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from sqlalchemy import URL, Engine, Executable, create_engine, make_url, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.pgcluster import SUPERUSER, LocalCluster
 from geo.settings import Settings
 
-__all__ = ["postgis_version", "owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database", "libpq_dsn"]
+__all__ = ["postgis_version", "owner_url", "app_url", "admin_url", "make_engine", "session_factory", "with_database", "libpq_dsn",
+           "psycopg_sql"]
 
 _DRIVER = "postgresql+psycopg"
 
@@ -88,3 +93,21 @@ def postgis_version(engine: Engine) -> str:
     """The PostGIS library version the database reports (raises if the database is unreachable)."""
     with engine.connect() as conn:
         return conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+
+
+_PSYCOPG = psycopg_dialect()
+_COMPILED: dict[Hashable, tuple[str, dict[str, Any]]] = {}
+
+
+def psycopg_sql(key: Hashable, build: Callable[[], Executable]) -> tuple[str, dict[str, Any]]:
+    """A SQLAlchemy statement as psycopg runs it: SQL with ``%(name)s`` placeholders and its constant parameters.
+
+    ``build()`` makes the statement the first time ``key`` is asked for; the
+    compiled form is kept (compiling costs ~1-2 ms, a lookup nothing). Bind the
+    statement's own parameters on top of the constants.
+    """
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        c = build().compile(dialect=_PSYCOPG, compile_kwargs={"render_postcompile": True})
+        compiled = _COMPILED[key] = (str(c), dict(c.params))
+    return compiled

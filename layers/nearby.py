@@ -1,7 +1,7 @@
 """The duty officer's spatial questions, in true metres, under row-level security.
 
 - :func:`within`: what lies within R metres of a point or polygon, grouped by layer.
-- :func:`nearest`: the N nearest rescue teams / supply depots (optionally holding an item).
+- :func:`nearest_query`: the N nearest rescue teams / supply depots (optionally holding an item).
 - :func:`region_stats`: per-region counts at any level.
 
 Distances are geodesic (``geography``, WGS84 spheroid). Every search first
@@ -20,10 +20,10 @@ import shapely
 from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
 from sqlalchemy import Float, Integer, Text, and_, bindparam, cast, exists, func, literal, select
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.orm import Session
 
 from geo import vocab
+from geo.db import psycopg_sql
 from geo.errors import InvalidInput
 from geo.models import (
     DepotStock,
@@ -39,7 +39,8 @@ from geo.validate import parse_geojson_geometry, point_from_lonlat
 from layers.catalogue import LAYERS, RESOURCES, Layer
 from layers.spatial import bbox_overlaps
 
-__all__ = ["within", "nearest", "knn", "region_stats", "MAX_RADIUS_M", "NEAREST_KINDS", "WITHIN_LAYERS"]
+__all__ = ["within", "nearest_query", "nearest_parameters", "nearest_rows", "knn", "region_stats", "MAX_RADIUS_M",
+           "NEAREST_KINDS", "WITHIN_LAYERS"]
 
 MAX_RADIUS_M = 50_000.0
 NEAREST_KINDS = ("rescue_teams", "supply_depots")
@@ -169,40 +170,23 @@ def nearest_parameters(*, kind: str, lon: Any, lat: Any, n: int = 10, item: str 
     return params
 
 
-_COMPILED_NEAREST: dict[tuple, tuple[str, dict]] = {}
-
-
 def nearest_query(*, kind: str, **question: Any) -> tuple[str, dict[str, Any]]:
-    """:func:`nearest` as SQL for psycopg (``%(name)s``) and its parameters, compiled once per shape.
+    """The ``n`` nearest rescue teams or supply depots (KNN on the GiST index), as SQL for psycopg and its parameters.
 
-    For the pipelined reads of :mod:`geo.aiodb`; shape the rows with :func:`nearest_rows`.
+    ``question``: ``lon``, ``lat``, ``n``, ``item`` (depots holding it, quantity > 0, reported), ``team_kind``,
+    ``crs`` (see :func:`nearest_parameters`). Compiled once per shape; run it under the caller's context
+    (:mod:`geo.aiodb`) and shape the rows with :func:`nearest_rows`.
     """
     params = nearest_parameters(kind=kind, **question)
-    shape = (kind, "item" in params, "team_kind" in params)
-    compiled = _COMPILED_NEAREST.get(shape)
-    if compiled is None:
-        c = _nearest_select(kind, with_item=shape[1], with_team_kind=shape[2]).compile(
-            dialect=psycopg_dialect(), compile_kwargs={"render_postcompile": True})
-        compiled = _COMPILED_NEAREST[shape] = (str(c), dict(c.params))
-    sql, constants = compiled
+    with_item, with_team_kind = "item" in params, "team_kind" in params
+    sql, constants = psycopg_sql(("nearest", kind, with_item, with_team_kind),
+                                 lambda: _nearest_select(kind, with_item=with_item, with_team_kind=with_team_kind))
     return sql, constants | params
 
 
 def nearest_rows(rows) -> list[dict[str, Any]]:
     """Rows of the nearest-N statement (mappings) as the API answers them: ``distance_m`` to 0.1 m."""
     return [{**row, "distance_m": round(row["distance_m"], 1)} for row in rows]
-
-
-def nearest(session: Session, *, kind: str, lon: Any, lat: Any, n: int = 10, item: str | None = None,
-            team_kind: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
-    """The ``n`` nearest rescue teams or supply depots (KNN on the GiST index), with geodesic distances.
-
-    ``item`` keeps depots holding that item (quantity > 0) and reports it;
-    ``team_kind`` keeps teams of that kind.
-    """
-    params = nearest_parameters(kind=kind, lon=lon, lat=lat, n=n, item=item, team_kind=team_kind, crs=crs)
-    stmt = _nearest_select(kind, with_item="item" in params, with_team_kind="team_kind" in params)
-    return nearest_rows(session.execute(stmt, params).mappings())
 
 
 def knn_select(layer: Layer, *, columns=(), where=()):

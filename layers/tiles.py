@@ -42,9 +42,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import array as pg_array
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
 from geo.context import RequestContext
+from geo.db import psycopg_sql
 from geo.errors import InvalidInput
 from layers.catalogue import Layer
 from layers.spatial import bbox_overlaps, serial_plans
@@ -149,17 +149,9 @@ def _clusters_statement(layer: Layer):
         .select_from(inner).where(inner.c.geom.is_not(None))
 
 
-_STATEMENTS: dict[tuple[str, str], object] = {}
-
-
 def tile_statement(layer: Layer, *, clustered: bool):
     """The tile query of ``layer`` (parameters z, x, y, max_features and cell_m / tolerance_m)."""
-    key = (layer.name, "clusters" if clustered else "features")
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _clusters_statement(layer) if clustered else _features_statement(layer)
-        _STATEMENTS[key] = stmt
-    return stmt
+    return _clusters_statement(layer) if clustered else _features_statement(layer)
 
 
 def tile_parameters(layer: Layer, z: int, x: int, y: int) -> tuple[bool, dict]:
@@ -174,37 +166,28 @@ def tile_parameters(layer: Layer, z: int, x: int, y: int) -> tuple[bool, dict]:
     return clustered, params
 
 
-_COMPILED: dict[tuple[str, bool], tuple[str, dict]] = {}
-
-
 def tile_query(layer: Layer, z: int, x: int, y: int) -> tuple[str, dict] | None:
     """The tile's SQL for psycopg (``%(name)s`` placeholders) and its parameters; None outside the layer's zooms.
 
-    The same statement as :func:`render_tile` runs, compiled once per layer
-    and mode, for the pipelined reads of :mod:`geo.aiodb` (the caller sets
-    the context and turns parallel query off in the same round trip).
+    Compiled once per layer and mode. The caller sets the context and turns
+    parallel query off in the same transaction (:mod:`geo.aiodb` does both in
+    the same round trip; :func:`render_tile` on a SQLAlchemy connection).
     """
     check_tile(z, x, y)
     if z < layer.minzoom or z > layer.maxzoom:
         return None
     clustered, params = tile_parameters(layer, z, x, y)
-    compiled = _COMPILED.get((layer.name, clustered))
-    if compiled is None:
-        c = tile_statement(layer, clustered=clustered).compile(dialect=psycopg_dialect(),
-                                                               compile_kwargs={"render_postcompile": True})
-        compiled = _COMPILED[(layer.name, clustered)] = (str(c), dict(c.params))
-    sql, constants = compiled
+    sql, constants = psycopg_sql(("tile", layer.name, clustered), lambda: tile_statement(layer, clustered=clustered))
     return sql, constants | params
 
 
 def render_tile(conn: Connection, *, layer: Layer, z: int, x: int, y: int) -> bytes:
-    """Encode one tile in the connection's current transaction (context already applied)."""
-    check_tile(z, x, y)
-    if z < layer.minzoom or z > layer.maxzoom:
+    """Encode one tile in the connection's current transaction (context already applied): :func:`tile_query`."""
+    query = tile_query(layer, z, x, y)
+    if query is None:
         return b""
-    clustered, params = tile_parameters(layer, z, x, y)
     serial_plans(conn)
-    data = conn.execute(tile_statement(layer, clustered=clustered), params).scalar()
+    data = conn.exec_driver_sql(*query).scalar()
     return bytes(data) if data is not None else b""
 
 
