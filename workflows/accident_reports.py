@@ -38,7 +38,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from geo.bodies import parse_body
-from geo.context import RequestContext
+from geo.context import RequestContext, require_signed_in
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import (
     AccidentReport,
@@ -52,7 +52,7 @@ from geo.validate import parse_geojson_geometry
 from geo.vocab import ACCIDENT_CLASSES, ACCIDENT_TYPES
 from layers.editing import StaleVersion
 from workflows.errors import IllegalTransition
-from workflows.hidden_dangers import LEVEL_RANK, PEOPLE, REGULATORS, ROLE_RANK, _conn, _person
+from workflows.hidden_dangers import LEVEL_RANK, PEOPLE, REGULATORS, ROLE_RANK, _conn
 
 __all__ = ["Rule", "RULES", "TARGETS", "FIGURES", "REPORT_UP_TO", "CLOSED_BY", "CHINA_TZ", "MAX_AGE_DAYS",
            "QuickReport", "MoveRequest", "report", "move", "history", "next_moves", "grade", "rules_markdown"]
@@ -236,7 +236,7 @@ def report(session: Session | Connection, *, payload: Any, ctx: RequestContext,
            now: dt.datetime | None = None) -> int:
     """File a quick report (首报); returns its id. The first history row is written by the database."""
     req: QuickReport = _validate(QuickReport, payload, '{"occurred_at": "...", "accident_type": "leak", ...}')
-    _person(ctx, "reporting an accident")
+    require_signed_in(ctx, "reporting an accident")
     conn = _conn(session)
     when = _occurred(req.occurred_at, _now(conn, now))
     enterprise_id = req.enterprise_id
@@ -324,7 +324,7 @@ def move(session: Session | Connection, *, report_id: int, payload: Any, ctx: Re
     moves), role (403), the move's own fields and conditions.
     """
     req: MoveRequest = _validate(MoveRequest, payload, '{"to": "follow_up", "deaths": 1, ...}')
-    _person(ctx, "the accident-report workflow")
+    require_signed_in(ctx, "the accident-report workflow")
     conn = _conn(session)
     row = _lock(conn, report_id)
     if if_match is not None and row.version != if_match:
@@ -399,7 +399,7 @@ def history(session: Session | Connection, *, report_id: int, ctx: RequestContex
     ``reported_within_hour`` compares the database's receipt time with ``occurred_at`` (Art. 9: one hour).
     Withdrawn reports keep their history.
     """
-    _person(ctx, "the accident-report history")
+    require_signed_in(ctx, "the accident-report history")
     conn = _conn(session)
     row = conn.execute(select(_R).where(_R.c.id == report_id)).first()
     if row is None:
@@ -411,7 +411,7 @@ def history(session: Session | Connection, *, report_id: int, ctx: RequestContex
 
 def next_moves(session: Session | Connection, *, report_id: int, ctx: RequestContext) -> dict[str, Any]:
     """What can happen next to a report, and whether the caller's role may do it."""
-    _person(ctx, "the accident-report workflow")
+    require_signed_in(ctx, "the accident-report workflow")
     conn = _conn(session)
     row = conn.execute(select(_R).where(_R.c.id == report_id, _R.c.valid_to.is_(None))).first()
     if row is None:

@@ -32,12 +32,11 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from geo.bodies import invalid_input
-from geo.context import RequestContext
+from geo.context import RequestContext, require_signed_in
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.registry import as_connection as _conn
 from geo.registry import db_errors
 from workflows.errors import IllegalTransition
-from workflows.hidden_dangers import _person
 
 __all__ = ["RULES", "TARGETS", "STATES", "LEVELS", "KINDS", "REASONS", "Move", "parse_request", "allowed_targets",
            "transition", "list_alarms", "get_alarm", "history", "enterprise_levels", "stats"]
@@ -135,7 +134,7 @@ def list_alarms(session: Session | Connection, *, ctx: RequestContext, state: st
                 level: str | None = None, kind: str | None = None, adcode: str | None = None,
                 enterprise_id: int | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """Alarms the caller may see, newest first: ``{"data": [...], "count": total matching}``."""
-    _person(ctx, "alarm handling")
+    require_signed_in(ctx, "alarm handling")
     for name, value, allowed in (("state", state, STATES), ("level", level, LEVELS), ("kind", kind, KINDS)):
         if value is not None and value not in allowed:
             raise InvalidInput(name, f"unknown {name} {value!r}; one of {', '.join(allowed)}")
@@ -168,7 +167,7 @@ def _history(conn: Connection, alarm_id: int) -> list[dict[str, Any]]:
 
 def get_alarm(session: Session | Connection, *, alarm_id: int, ctx: RequestContext) -> dict[str, Any]:
     """One alarm with its sensor, unit, enterprise, ``geometry``, ``history`` and next moves."""
-    _person(ctx, "alarm handling")
+    require_signed_in(ctx, "alarm handling")
     conn = _conn(session)
     r = conn.execute(text(f"SELECT {_COLS}, h.name AS hazard_unit_name, e.name AS enterprise_name "
                           "FROM alarms a JOIN sensors s ON s.id = a.sensor_id "
@@ -184,7 +183,7 @@ def get_alarm(session: Session | Connection, *, alarm_id: int, ctx: RequestConte
 
 def history(session: Session | Connection, *, alarm_id: int, ctx: RequestContext) -> dict[str, Any]:
     """``{"alarm_id", "state", "data": [...], "count"}``, oldest first."""
-    _person(ctx, "alarm handling")
+    require_signed_in(ctx, "alarm handling")
     conn = _conn(session)
     state = conn.execute(text("SELECT state FROM alarms WHERE id = :i"), {"i": alarm_id}).scalar()
     if state is None:
@@ -202,7 +201,7 @@ def transition(session: Session | Connection, *, alarm_id: int, payload: Any, ct
     may see but not write it (NotPermitted). Nothing is written unless all pass.
     """
     req = parse_request(payload)
-    _person(ctx, "alarm handling")
+    require_signed_in(ctx, "alarm handling")
     conn = _conn(session)
     row = conn.execute(text("SELECT id, state, acknowledged_at, onemap_may_write(adcode, enterprise_id) AS may "
                             "FROM alarms WHERE id = :i FOR UPDATE"), {"i": alarm_id}).first()
@@ -236,7 +235,7 @@ _RANK = "CASE level WHEN 'red' THEN 4 WHEN 'orange' THEN 3 WHEN 'yellow' THEN 2 
 
 def enterprise_levels(session: Session | Connection, *, ctx: RequestContext) -> dict[str, Any]:
     """The four-colour warning level of each enterprise with open alarms: the worst open alarm's level."""
-    _person(ctx, "alarm handling")
+    require_signed_in(ctx, "alarm handling")
     rows = _conn(session).execute(text(
         f"SELECT enterprise_id, (ARRAY['blue', 'yellow', 'orange', 'red'])[max({_RANK})] AS level, count(*) AS open "
         "FROM alarms WHERE state <> 'cleared' AND enterprise_id IS NOT NULL GROUP BY enterprise_id "
@@ -258,7 +257,7 @@ def stats(session: Session | Connection, *, ctx: RequestContext, start: dt.datet
     * ``completeness`` — readings received / readings expected
       (Σ over active sensors of period ÷ ``interval_s``); None without sensors.
     """
-    _person(ctx, "alarm handling")
+    require_signed_in(ctx, "alarm handling")
     if by not in ("county", "enterprise"):
         raise InvalidInput("level", "county or enterprise")
     if end <= start:

@@ -31,12 +31,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from geo.context import RequestContext
+from geo.context import RequestContext, require_signed_in
 from geo.errors import InvalidInput, NotFound
 from geo.models import HiddenDanger, HiddenDangerEvidence
 from geo.registry import db_errors
 from workflows.errors import EvidenceTooLarge, UnsupportedMediaType, WorkflowConflict
-from workflows.hidden_dangers import _conn, _person
+from workflows.hidden_dangers import _conn
 
 __all__ = ["MAX_EVIDENCE_BYTES", "MEDIA_TYPES", "EVIDENCE_STATUSES", "EvidenceFile", "sniff_media_type",
            "check_content", "clean_filename", "add_evidence", "list_evidence", "evidence_file"]
@@ -165,7 +165,7 @@ def add_evidence(session: Session | Connection, *, danger_id: int, ctx: RequestC
     refused file costs nothing and leaves nothing. The danger is locked
     ``FOR SHARE`` (a move of the danger waits, and the other way round).
     """
-    _person(ctx, "evidence")
+    require_signed_in(ctx, "evidence")
     media_type = check_content(data, declared=declared_type)
     if note is not None:
         note = note.strip() or None
@@ -189,7 +189,7 @@ def add_evidence(session: Session | Connection, *, danger_id: int, ctx: RequestC
 
 def list_evidence(session: Session | Connection, *, danger_id: int, ctx: RequestContext) -> list[dict[str, Any]]:
     """Metadata of every evidence file of a danger, oldest first (no content)."""
-    _person(ctx, "evidence")
+    require_signed_in(ctx, "evidence")
     conn = _conn(session)
     if conn.execute(select(_D.c.id).where(_D.c.id == danger_id)).scalar() is None:
         raise NotFound(f"hidden danger {danger_id} not found")
@@ -210,7 +210,7 @@ class EvidenceFile:
 def evidence_file(session: Session | Connection, *, danger_id: int, evidence_id: int,
                   ctx: RequestContext) -> EvidenceFile:
     """The file ``evidence_id`` of danger ``danger_id`` (NotFound when either is not visible)."""
-    _person(ctx, "evidence")
+    require_signed_in(ctx, "evidence")
     row = _conn(session).execute(select(_E.c.filename, _E.c.media_type, _E.c.content, _E.c.sha256)
                                  .where(_E.c.id == evidence_id, _E.c.hidden_danger_id == danger_id)).first()
     if row is None:

@@ -45,7 +45,7 @@ from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from geo.bodies import invalid_input
-from geo.context import RequestContext
+from geo.context import RequestContext, require_signed_in
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import HiddenDanger, HiddenDangerEvidence, HiddenDangerTransition
 from geo.registry import as_connection as _conn
@@ -192,12 +192,6 @@ def is_overdue(status: str, deadline: dt.date | None, today: dt.date) -> bool:
 
 # ---------------------------------------------------------------------------------------- the moves
 
-def _person(ctx: RequestContext, what: str = "the hidden-danger workflow") -> None:
-    """Refuse anonymous callers: ``what`` is for enterprise and regulator users."""
-    if ctx.role == "public":
-        raise NotPermitted(f"log in: {what} is for enterprise and regulator users")
-
-
 _D = HiddenDanger.__table__
 _T = HiddenDangerTransition.__table__
 _E = HiddenDangerEvidence.__table__
@@ -315,7 +309,7 @@ def transition(session: Session | Connection, *, danger_id: int, payload: Any, c
     took) and ``version`` (the danger's new row version).
     """
     req = parse_request(payload)
-    _person(ctx)
+    require_signed_in(ctx, "the hidden-danger workflow")
     conn = _conn(session)
     row = _lock(conn, danger_id)
     if if_match is not None and row.version != if_match:
@@ -345,7 +339,7 @@ def next_moves(session: Session | Connection, *, danger_id: int, ctx: RequestCon
     ``you_may`` says whether the caller's role is in the rule (the move's own
     conditions, such as the supervising level for ``closed``, are checked when made).
     """
-    _person(ctx)
+    require_signed_in(ctx, "the hidden-danger workflow")
     conn = _conn(session)
     row = conn.execute(select(_D.c.status, _D.c.version).where(_D.c.id == danger_id, _D.c.valid_to.is_(None))).first()
     if row is None:
@@ -362,7 +356,7 @@ def history(session: Session | Connection, *, danger_id: int, ctx: RequestContex
     ``{"hidden_danger_id", "status", "data": [...], "count"}``; NotFound when
     the caller cannot see the danger. Soft-deleted dangers keep their history.
     """
-    _person(ctx)
+    require_signed_in(ctx, "the hidden-danger workflow")
     conn = _conn(session)
     status = conn.execute(select(_D.c.status).where(_D.c.id == danger_id)).scalar()
     if status is None:

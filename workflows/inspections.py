@@ -68,7 +68,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from geo.bodies import parse_body
-from geo.context import RequestContext
+from geo.context import RequestContext, require_signed_in
 from geo.errors import InvalidInput, NotFound, NotPermitted
 from geo.models import (
     Enterprise,
@@ -94,7 +94,7 @@ from layers.catalogue import LAYERS
 from layers.editing import create_feature
 from layers.enterprise_risk import RECORD_SEVERITIES
 from workflows.errors import IllegalTransition, WorkflowConflict
-from workflows.hidden_dangers import REGULATORS, _conn, _person
+from workflows.hidden_dangers import REGULATORS, _conn
 from workflows.random_draw import (
     ALGORITHM,
     STRATUM_KEYS,
@@ -325,7 +325,7 @@ def _parse(model: type[_Model], payload: Any, example: str = '{...}'):
 
 
 def _regulator(ctx: RequestContext, what: str) -> None:
-    _person(ctx, what)
+    require_signed_in(ctx, what)
     if ctx.role not in REGULATORS:
         raise NotPermitted(f"{what} is for regulators ({', '.join(REGULATORS)}); you are {ctx.role}")
 
@@ -707,7 +707,7 @@ def _history_dict(r) -> dict[str, Any]:
 
 def draw_history(session: Session | Connection, *, draw_id: int, ctx: RequestContext) -> dict[str, Any]:
     """Every move of a draw and of its tasks, oldest first (not for the public)."""
-    _person(ctx, "the history of a draw")
+    require_signed_in(ctx, "the history of a draw")
     conn = _conn(session)
     status = _draw_row(conn, draw_id).status
     rows = conn.execute(select(_H).where(_H.c.draw_id == draw_id).order_by(_H.c.id)).all()
@@ -726,7 +726,7 @@ def move_draw(session: Session | Connection, *, draw_id: int, payload: Any, ctx:
               ) -> dict[str, Any]:
     """Publish, start, complete or cancel a draw. Returns the history row and the draw (with tasks)."""
     req = _parse(DrawMove, payload, '{"to": "published"}')
-    _person(ctx, "the inspection workflow")
+    require_signed_in(ctx, "the inspection workflow")
     conn = _conn(session)
     row = _draw_row(conn, draw_id, lock="update")
     rule = DRAW_RULES[req.to]
@@ -805,7 +805,7 @@ def move_task(session: Session | Connection, *, task_id: int, payload: Any, ctx:
               today: dt.date | None = None) -> dict[str, Any]:
     """Record a task's result (``inspected``) or close it (``closed``). Returns the history row and the task."""
     req = _parse(TaskMove, payload, '{"to": "inspected", "result_summary": "..."}')
-    _person(ctx, "the inspection workflow")
+    require_signed_in(ctx, "the inspection workflow")
     conn = _conn(session)
     draw_row, task = _task_row(conn, task_id)
     rule = TASK_RULES[req.to]
@@ -886,7 +886,7 @@ def add_finding(session: Session, *, task_id: int, payload: Any, ctx: RequestCon
     """
     body = _parse(FindingRequest, payload, '{"title": "...", "description": "...", "category": "fire", '
                                            '"level": "general"}')
-    _person(ctx, "the inspection workflow")
+    require_signed_in(ctx, "the inspection workflow")
     if ctx.role not in REGULATORS:
         raise NotPermitted(f"findings are recorded by regulators ({', '.join(REGULATORS)}); you are {ctx.role}")
     if body.penalty is not None:

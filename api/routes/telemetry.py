@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
 from api.etags import etag_version
+from geo.context import require_signed_in
 from geo.errors import NotPermitted
 from layers.features import InvalidQuery
 from telemetry import registry
@@ -84,11 +85,6 @@ _SENSOR_EXAMPLE = {"code": "HU000001-9", "hazard_unit_id": 1, "kind": "toxic_gas
                    "min_duration_s": 5, "interval_s": 10, "range_min": 0, "range_max": 20}
 
 
-def _people(ctx) -> None:
-    if ctx.role == "public":
-        raise NotPermitted("role: sign in as an enterprise or regulator user to manage sensors")
-
-
 def _sensor_json(body: dict, status: int = 200) -> Response:
     r = _json(body, status)
     r.headers["ETag"] = f'"{body["version"]}"'
@@ -104,7 +100,7 @@ def sensors_list(session: SessionDep, ctx: ContextDep,
                  status: Annotated[str, Query(max_length=20, description="active (default) or retired")] = "active",
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
-    _people(ctx)
+    require_signed_in(ctx, "the sensor register")
     return _json(registry.list_sensors(session, hazard_unit_id=hazard_unit_id, kind=kind, status=status,
                                        limit=limit, offset=offset))
 
@@ -120,7 +116,7 @@ def sensor_register(session: SessionDep, ctx: ContextDep, payload: Annotated[Any
     """An enterprise user registers on its own hazard units, a regulator in its jurisdiction. Placed on the unit's
     point unless ``lon``/``lat`` are given; a toxic-gas detector names its chemical (its alarms start a release
     scenario of that gas)."""
-    _people(ctx)
+    require_signed_in(ctx, "the sensor register")
     body = registry.register(session, payload)
     session.commit()
     return _sensor_json(body, 201)
@@ -128,7 +124,7 @@ def sensor_register(session: SessionDep, ctx: ContextDep, payload: Annotated[Any
 
 @router.get("/sensors/{sensor_id}", name="sensor_item", summary="One sensor with its settings and point")
 def sensor_item(session: SessionDep, ctx: ContextDep, sensor_id: SensorId) -> Response:
-    _people(ctx)
+    require_signed_in(ctx, "the sensor register")
     return _sensor_json(registry.get_sensor(session, sensor_id=sensor_id))
 
 
@@ -139,7 +135,7 @@ def sensor_item(session: SessionDep, ctx: ContextDep, sensor_id: SensorId) -> Re
               responses={409: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}})
 def sensor_update(session: SessionDep, ctx: ContextDep, sensor_id: SensorId, payload: Annotated[Any, Body()],
                   if_match: Annotated[str | None, Header()] = None) -> Response:
-    _people(ctx)
+    require_signed_in(ctx, "the sensor register")
     body = registry.update(session, sensor_id=sensor_id, payload=payload, version=etag_version(if_match))
     session.commit()
     return _sensor_json(body)
@@ -150,7 +146,7 @@ def sensor_update(session: SessionDep, ctx: ContextDep, sensor_id: SensorId, pay
                responses={409: {"description": "stale If-Match"}, 428: {"description": "If-Match missing"}})
 def sensor_retire(session: SessionDep, ctx: ContextDep, sensor_id: SensorId,
                   if_match: Annotated[str | None, Header()] = None) -> Response:
-    _people(ctx)
+    require_signed_in(ctx, "the sensor register")
     body = registry.retire(session, sensor_id=sensor_id, version=etag_version(if_match))
     session.commit()
     return _sensor_json(body)
