@@ -37,7 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,11 @@ from telemetry.payloads import TOPIC_FILTER, Parsed, Reject, SensorInfo, parse_m
 from telemetry.retention import prune
 from telemetry.service import resolve
 from telemetry.settings import TelemetrySettings
-from telemetry.store import ensure_partitions, lookup_sensors, write_batch
+from telemetry.store import PARTITION_TZ, ensure_partitions, lookup_sensors, write_batch
 
 __all__ = ["IngestWorker", "Message", "IngestCounters"]
 
 log = logging.getLogger("onemap.telemetry.ingest")
-CST = timezone(timedelta(hours=8))
 _PARTITION_EVERY_S = 3600.0
 _SENSOR_REFRESH_S = 60.0
 _SENSOR_VERSION_EVERY_S = 1.0  # how often the worker asks whether the sensor register changed
@@ -197,7 +196,7 @@ class IngestWorker:
                 self._sensors_at = 0.0
                 self.alarms.invalidate()
         if now - self._partitions_at > _PARTITION_EVERY_S:
-            made = ensure_partitions(conn, datetime.now(CST).date())
+            made = ensure_partitions(conn, datetime.now(PARTITION_TZ).date())
             conn.commit()
             self._partitions_at = now
             if made:

@@ -8,9 +8,9 @@ second; ``min_duration_s`` and ``interval_s`` in seconds.
 
 A sensor is placed on its hazard unit's point unless ``lon``/``lat`` are given
 (its county ``adcode`` is then set by the database from the point). Changes
-reach the ingest worker's alarm rules within a minute (the worker re-reads the
-settings every 60 s). A retired sensor keeps its readings and alarms but takes
-no new readings (an unknown sensor for ingest) and leaves the map.
+reach the ingest worker's alarm rules from the next reading (the worker
+watches the sensors' data version). A retired sensor keeps its readings and
+alarms but takes no new readings (an unknown sensor for ingest) and leaves the map.
 
 >>> SensorCreate.model_validate({"code": "HU1-9", "hazard_unit_id": 1, "kind": "toxic_gas", "unit": "ppm",
 ...     "chemical": "chlorine", "threshold_high": 1, "threshold_high_high": 3}).threshold_high_high
@@ -132,6 +132,7 @@ _COLS = ("s.id, s.code, s.hazard_unit_id, h.name AS hazard_unit_name, h.enterpri
          "s.threshold_low, s.threshold_high, s.threshold_high_high, s.deadband, s.min_duration_s, s.interval_s, "
          "s.range_min, s.range_max, s.rate_limit, s.status, s.adcode, s.version, s.updated_at, "
          "ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat")
+_SELECT = f"SELECT {_COLS} FROM sensors s LEFT JOIN hazard_units h ON h.id = s.hazard_unit_id"
 
 
 def _row(r) -> dict[str, Any]:
@@ -143,8 +144,7 @@ def _row(r) -> dict[str, Any]:
 
 def get_sensor(bind: Session | Connection, *, sensor_id: int) -> dict[str, Any]:
     """One sensor the caller may see, with its unit, settings and point."""
-    r = _conn(bind).execute(text(f"SELECT {_COLS} FROM sensors s LEFT JOIN hazard_units h ON h.id = s.hazard_unit_id "
-                                 "WHERE s.id = :i"), {"i": sensor_id}).first()
+    r = _conn(bind).execute(text(f"{_SELECT} WHERE s.id = :i"), {"i": sensor_id}).first()
     if r is None:
         raise NotFound(f"sensor {sensor_id}: no such sensor in your jurisdiction")
     return _row(r)
@@ -167,8 +167,7 @@ def list_sensors(bind: Session | Connection, *, hazard_unit_id: int | None = Non
     w = " AND ".join(where)
     conn = _conn(bind)
     total = conn.execute(text(f"SELECT count(*) FROM sensors s WHERE {w}"), p).scalar_one()
-    rows = conn.execute(text(f"SELECT {_COLS} FROM sensors s LEFT JOIN hazard_units h ON h.id = s.hazard_unit_id "
-                             f"WHERE {w} ORDER BY s.code LIMIT :lim OFFSET :off"), p).all()
+    rows = conn.execute(text(f"{_SELECT} WHERE {w} ORDER BY s.code LIMIT :lim OFFSET :off"), p).all()
     return {"data": [_row(r) for r in rows], "count": total}
 
 
@@ -196,8 +195,7 @@ def update(bind: Session | Connection, *, sensor_id: int, payload: Any, version:
     """Change a sensor's settings (``version``: the one the caller read, else :class:`StaleVersion`)."""
     given = parse_update(payload)
     conn = _conn(bind)
-    r = conn.execute(text(f"SELECT {_COLS} FROM sensors s LEFT JOIN hazard_units h ON h.id = s.hazard_unit_id "
-                          "WHERE s.id = :i FOR UPDATE OF s"), {"i": sensor_id}).first()
+    r = conn.execute(text(f"{_SELECT} WHERE s.id = :i FOR UPDATE OF s"), {"i": sensor_id}).first()
     if r is None:
         raise NotFound(f"sensor {sensor_id}: no such sensor in your jurisdiction")
     current = dict(r._mapping)

@@ -33,17 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
 from geo.errors import InvalidInput
-from telemetry.store import PARTITION_DAYS_BEHIND
+from telemetry.store import PARTITION_DAYS_BEHIND, PARTITION_TZ
 
 __all__ = ["Removal", "plan_removals", "prune", "MIN_KEEP_DAYS", "COLUMNS"]
 
-CST = ZoneInfo("Asia/Shanghai")  # the partitions' day boundaries (migration 0013)
+CST = PARTITION_TZ  # the partitions' day boundaries
 MIN_KEEP_DAYS = PARTITION_DAYS_BEHIND + 1  # today and the days the ingest worker keeps partitions for
 COLUMNS = ("sensor_id", "ts", "seq", "value", "quality", "received_at", "source")
 _PARTITION = re.compile(r"^readings_p(\d{8})$")

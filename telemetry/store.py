@@ -17,15 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 
 from telemetry.payloads import Reject, SensorInfo
 
 __all__ = ["Row", "WriteSummary", "lookup_sensors", "write_batch", "ensure_partitions", "readings_between",
+           "PARTITION_TZ",
            "latest_of", "PARTITION_DAYS_BEHIND", "PARTITION_DAYS_AHEAD"]
 
+PARTITION_TZ = timezone(timedelta(hours=8))  # a partition is a China Standard Time day (migration 0013)
 PARTITION_DAYS_BEHIND = 1
 PARTITION_DAYS_AHEAD = 7
 
@@ -123,8 +125,6 @@ def write_batch(conn: psycopg.Connection, rows: Sequence[Row], rejects: Sequence
 def ensure_partitions(conn: psycopg.Connection, today: date, *, behind: int = PARTITION_DAYS_BEHIND,
                       ahead: int = PARTITION_DAYS_AHEAD) -> int:
     """Create the missing daily partitions from ``today - behind`` to ``today + ahead``; how many were made."""
-    from datetime import timedelta
-
     with conn.cursor() as cur:
         cur.execute("SELECT onemap_readings_ensure_partitions(%s, %s)",
                     (today - timedelta(days=behind), today + timedelta(days=ahead)))
